@@ -1,0 +1,140 @@
+// Package status defines the JSON documents that cmd/hub and cmd/hotspot
+// serve on loopback and that cmd/display reads. It is the only coupling
+// between the three processes.
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Default loopback addresses of the status endpoints.
+const (
+	HubAddr     = "127.0.0.1:8079"
+	HotspotAddr = "127.0.0.1:8078"
+)
+
+// Hub is the document cmd/hub serves at /status.
+type Hub struct {
+	Version       string  `json:"version"`
+	UptimeSeconds float64 `json:"uptime_s"`
+
+	// Blob is the g2 blob of the per-device identity.
+	Blob string `json:"blob"`
+	// AppURL opens our own call app in the default room, e.g.
+	// https://10.42.0.1/#lobby. The call QR carries it.
+	AppURL string `json:"app_url"`
+	// KibitzURL is the same room on kibitz.chat, for guests who have it.
+	KibitzURL    string `json:"kibitz_url"`
+	DefaultRoom  string `json:"default_room"`
+	Discoverable bool   `json:"discoverable"`
+
+	Sessions int    `json:"sessions"`
+	Rooms    []Room `json:"rooms"`
+	// InCall counts sessions that are in a named or default room.
+	InCall int `json:"in_call"`
+
+	TURN TURN `json:"turn"`
+
+	// Drops counts frames or packets the hub discarded, by reason.
+	Drops map[string]uint64 `json:"drops"`
+}
+
+// Room is one room with at least one member.
+type Room struct {
+	Name    string `json:"name"`
+	Members int    `json:"members"`
+}
+
+// TURN summarises the relay.
+type TURN struct {
+	Port            int     `json:"port"`
+	Allocations     int     `json:"allocations"`
+	RelayedBytes    uint64  `json:"relayed_bytes"`
+	BytesPerSecond  float64 `json:"bytes_per_second"`
+	RefusedRequests uint64  `json:"refused_requests"`
+}
+
+// Hotspot states.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateNoWiFi   = "no-wifi"
+	StateError    = "error"
+)
+
+// Hotspot is the document cmd/hotspot serves at /status.
+type Hotspot struct {
+	Version string `json:"version"`
+	State   string `json:"state"`
+	Error   string `json:"error,omitempty"`
+
+	Interface string `json:"interface,omitempty"`
+	Address   string `json:"address,omitempty"`
+	SSID      string `json:"ssid"`
+	// Security is "open" or "wpa2".
+	Security   string `json:"security"`
+	Passphrase string `json:"passphrase,omitempty"`
+	// SecurityFallback explains why the AP runs open although WPA2 was
+	// asked for (for example a chip with broken encrypted AP mode).
+	SecurityFallback string `json:"security_fallback,omitempty"`
+	Channel          int    `json:"channel"`
+	Country          string `json:"country"`
+	// WiFiQR is the WIFI: payload for the join QR code.
+	WiFiQR      string `json:"wifi_qr"`
+	MaxStations int    `json:"max_stations"`
+
+	Stations     []Station     `json:"stations"`
+	Leases       []Lease       `json:"leases"`
+	AuthFailures []AuthFailure `json:"auth_failures,omitempty"`
+}
+
+// Station is an associated Wi-Fi client.
+type Station struct {
+	MAC              string  `json:"mac"`
+	SignalDBm        int     `json:"signal_dbm"`
+	ConnectedSeconds float64 `json:"connected_s"`
+	Authorized       bool    `json:"authorized"`
+}
+
+// Lease is a DHCP lease.
+type Lease struct {
+	MAC              string  `json:"mac"`
+	IP               string  `json:"ip"`
+	Hostname         string  `json:"hostname,omitempty"`
+	ExpiresInSeconds float64 `json:"expires_in_s"`
+}
+
+// AuthFailure records a station that failed to authenticate.
+type AuthFailure struct {
+	MAC    string    `json:"mac"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// maxDocument bounds what Fetch reads; status documents are small.
+const maxDocument = 1 << 20
+
+// Fetch GETs url and decodes the JSON document into v.
+func Fetch(ctx context.Context, client *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("status request %s: %w", url, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch status %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch status %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDocument)).Decode(v); err != nil {
+		return fmt.Errorf("decode status %s: %w", url, err)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+// Package testenv decides what a test does when its environment lacks
+// something it needs (root, a program, a kernel feature): on a developer's
+// machine it skips with the reason, in CI (CI=true) it fails, because CI
+// installs everything and a skipped test there would prove nothing.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run in CI.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Require skips (or, in CI, fails) the test unless ok holds.
+func Require(t testing.TB, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if InCI() {
+		t.Fatalf("CI must provide this: %s", why)
+	}
+	t.Skipf("needs %s", why)
+}
+
+// RequireRoot requires uid 0 (network namespaces, VMs, raw sockets).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	Require(t, os.Geteuid() == 0, "root (network namespaces or VMs); run make test as root")
+}
+
+// RequireProgram requires each program on PATH and returns their paths.
+func RequireProgram(t testing.TB, names ...string) []string {
+	t.Helper()
+	paths := make([]string, len(names))
+	for i, n := range names {
+		p, err := exec.LookPath(n)
+		Require(t, err == nil, "the program "+n+" (installed by make deps)")
+		paths[i] = p
+	}
+	return paths
+}
+
+// Short skips the test under go test -short, for heavy tests (VMs, browsers).
+// In CI -short is never used, so this never hides a test there.
+func Short(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		Require(t, false, "a full run (not -short) for "+what)
+	}
+}
