@@ -6,10 +6,14 @@ package status
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
+
+	"github.com/kibitzbox/kibitzbox/internal/metrics"
 )
 
 // Default loopback addresses of the status endpoints.
@@ -135,6 +139,43 @@ func Fetch(ctx context.Context, client *http.Client, url string, v any) error {
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDocument)).Decode(v); err != nil {
 		return fmt.Errorf("decode status %s: %w", url, err)
+	}
+	return nil
+}
+
+// Handler serves doc() as JSON at /status and metrics at /metrics in the
+// Prometheus text format.
+func Handler(doc func() any, writeMetrics func(*metrics.Writer)) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(doc())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		mw := metrics.NewWriter(w)
+		writeMetrics(mw)
+		mw.Flush()
+	})
+	return mux
+}
+
+// Serve runs Handler on addr (a loopback address) until ctx ends.
+func Serve(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("status listener %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("status server %s: %w", addr, err)
 	}
 	return nil
 }
