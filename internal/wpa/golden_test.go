@@ -1,0 +1,6 @@
+package wpa
+
+const (
+	goldenPTK = "3f2ba4f51a5897554a7cf6f5afd367ba2f9b45d647678112398a1e03aa604d9af33eec3a8899a853c71d17582c37b4f4"
+	goldenMIC = "14060ee1219627d021c719c29dfc0e4a"
+)
