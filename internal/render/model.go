@@ -1,0 +1,180 @@
+package render
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/kibitzbox/kibitzbox/internal/status"
+)
+
+// Input is what the screen shows: the two status documents, each nil when
+// its daemon could not be reached.
+type Input struct {
+	Hub     *status.Hub
+	Hotspot *status.Hotspot
+}
+
+// wifiPayload is the WIFI: payload of the join QR, or "" when the network
+// is not up.
+func (in Input) wifiPayload() string {
+	h := in.Hotspot
+	if h == nil || h.State != status.StateRunning || h.SSID == "" {
+		return ""
+	}
+	if h.WiFiQR != "" {
+		return h.WiFiQR
+	}
+	// Older hotspot builds may not fill wifi_qr; the format is fixed.
+	if h.Security == "wpa2" && h.Passphrase != "" {
+		return "WIFI:T:WPA;S:" + escapeWiFi(h.SSID) + ";P:" + escapeWiFi(h.Passphrase) + ";;"
+	}
+	return "WIFI:T:nopass;S:" + escapeWiFi(h.SSID) + ";;"
+}
+
+// escapeWiFi backslash-escapes the characters the WIFI: format reserves.
+func escapeWiFi(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`\;,":`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// callPayload is the call QR payload, or "" when the hub is not up.
+func (in Input) callPayload() string {
+	if in.Hub == nil {
+		return ""
+	}
+	return in.Hub.AppURL
+}
+
+// shortAddress is what a guest can type instead of scanning: the host of
+// the app URL (the hub also answers plain http on port 80).
+func (in Input) shortAddress() string {
+	if in.Hub == nil || in.Hub.AppURL == "" {
+		return ""
+	}
+	u, err := url.Parse(in.Hub.AppURL)
+	if err != nil || u.Host == "" {
+		return in.Hub.AppURL
+	}
+	return u.Host
+}
+
+func (in Input) wpa2() bool {
+	return in.Hotspot != nil && in.Hotspot.Security == "wpa2" && in.Hotspot.Passphrase != ""
+}
+
+// wifiTrouble says why there is no Wi-Fi QR, or "" when there is one.
+func (in Input) wifiTrouble() string {
+	h := in.Hotspot
+	switch {
+	case h == nil:
+		return "Wi-Fi starting…"
+	case h.State == status.StateStarting:
+		return "Wi-Fi starting…"
+	case h.State == status.StateNoWiFi:
+		return "No Wi-Fi adapter"
+	case h.State != status.StateRunning:
+		return "Wi-Fi error"
+	case h.SSID == "":
+		return "Wi-Fi starting…"
+	}
+	return ""
+}
+
+// callTrouble says why there is no call QR, or "" when there is one.
+func (in Input) callTrouble() string {
+	if in.Hub == nil || in.Hub.AppURL == "" {
+		return "Call starting…"
+	}
+	return ""
+}
+
+// liveLines are variants of the live line, longest first.
+func (in Input) liveLines() []string {
+	if in.Hub == nil {
+		return []string{"call: starting…"}
+	}
+	people, rooms := in.Hub.InCall, 0
+	for _, r := range in.Hub.Rooms {
+		if r.Members > 0 {
+			rooms++
+		}
+	}
+	if people == 0 {
+		return []string{"Nobody in the call yet", "Nobody in call", "0 in call"}
+	}
+	p := plural(people, "person", "people")
+	if rooms <= 1 {
+		return []string{p + " in the call", p + " in call", fmt.Sprintf("%d in call", people)}
+	}
+	return []string{
+		fmt.Sprintf("%s in %d rooms", p, rooms),
+		fmt.Sprintf("%d in call, %d rooms", people, rooms),
+		fmt.Sprintf("%d in %d rooms", people, rooms),
+		fmt.Sprintf("%d in call", people),
+	}
+}
+
+// healthLines are variants of the health line, longest first; warn is set
+// when something is down.
+func (in Input) healthLines() (variants []string, warn bool) {
+	h := in.Hotspot
+	var long, short []string
+	switch {
+	case h == nil:
+		long, short, warn = append(long, "! Wi-Fi service down"), append(short, "!Wi-Fi down"), true
+	case h.State != status.StateRunning:
+		long, short, warn = append(long, "! Wi-Fi "+h.State), append(short, "!Wi-Fi "+h.State), true
+	default:
+		n := len(h.Stations)
+		if h.MaxStations > 0 {
+			long = append(long, fmt.Sprintf("Wi-Fi %d/%d guests", n, h.MaxStations))
+			short = append(short, fmt.Sprintf("Wi-Fi %d/%d", n, h.MaxStations))
+		} else {
+			long = append(long, fmt.Sprintf("Wi-Fi %s", plural(n, "guest", "guests")))
+			short = append(short, fmt.Sprintf("Wi-Fi %d", n))
+		}
+		if h.MaxStations > 0 && n >= h.MaxStations {
+			long, short, warn = append(long, "full!"), append(short, "full!"), true
+		}
+		if h.SecurityFallback != "" {
+			long, short, warn = append(long, "! open: WPA2 failed"), append(short, "!open"), true
+		}
+	}
+	var warnings []string
+	switch {
+	case h == nil:
+		warnings = append(warnings, "!Wi-Fi down")
+	case h.State != status.StateRunning:
+		warnings = append(warnings, "!Wi-Fi "+h.State)
+	default:
+		if h.MaxStations > 0 && len(h.Stations) >= h.MaxStations {
+			warnings = append(warnings, "!full")
+		}
+		if h.SecurityFallback != "" {
+			warnings = append(warnings, "!open")
+		}
+	}
+	if in.Hub == nil {
+		long, short, warn = append(long, "! hub down"), append(short, "!hub"), true
+		warnings = append(warnings, "!hub down")
+	}
+	variants = []string{strings.Join(long, " · "), strings.Join(long, " "), strings.Join(short, " ")}
+	if len(warnings) > 0 {
+		variants = append(variants, strings.Join(warnings, " "))
+	}
+	return variants, warn
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
