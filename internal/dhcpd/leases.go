@@ -160,12 +160,6 @@ func (t *leaseTable) bind(client string, mac net.HardwareAddr, hostname string, 
 	return true
 }
 
-// owns reports whether client currently holds ip (offered or bound).
-func (t *leaseTable) owns(client string, ip netip.Addr, now time.Time) bool {
-	b := t.byClient[client]
-	return b != nil && b.ip == ip && b.active(now)
-}
-
 // release ends client's lease on ip early but keeps the binding, so the
 // client gets the same address next time. It reports whether anything changed.
 func (t *leaseTable) release(client string, ip netip.Addr, now time.Time) bool {
