@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# mkimage.sh builds a full gokrazy image of one instance and formats its
+# /perm partition as ext4, which gok only prints as a hint and never runs.
+#
+#   mkimage.sh PARENT_DIR INSTANCE FILE [BYTES]   image file of BYTES bytes
+#   mkimage.sh PARENT_DIR INSTANCE /dev/sdX       whole SD card
+#
+# Environment: GOK (the pinned gok binary), XDG_CONFIG_HOME (where gok finds
+# gokrazy/http-password.txt), GOENV (go's own settings, which a changed
+# XDG_CONFIG_HOME would otherwise hide from the go builds gok runs).
+set -euo pipefail
+
+parent=${1:?usage: mkimage.sh PARENT_DIR INSTANCE FILE|DEVICE [BYTES]}
+instance=${2:?instance name missing}
+target=${3:?output file or device missing}
+bytes=${4:-2147483648}
+gok=${GOK:?GOK must name the gok binary}
+mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
+
+# gok's partition layout (tools/internal/packer): partition 1 starts at LBA
+# 8192, boot is 100 MiB and each root 500 MiB, so /perm (partition 4) starts at
+# 8192*512 + 1100 MiB.
+perm_offset=$((8192 * 512 + 1100 * 1024 * 1024))
+
+if [ -b "$target" ]; then
+  dev=$(readlink -f "$target")
+  name=$(basename "$dev")
+  [ "$(lsblk -dno TYPE "$dev")" = disk ] || { echo "mkimage: $dev is not a whole disk (give /dev/sdX, not a partition)" >&2; exit 1; }
+  if lsblk -nro MOUNTPOINTS "$dev" 2>/dev/null | grep -q . || grep -q "^$dev" /proc/mounts; then
+    echo "mkimage: refusing to write $dev: it or one of its partitions is mounted:" >&2
+    lsblk "$dev" >&2
+    exit 1
+  fi
+  rootdisk=$(lsblk -ndo PKNAME "$(findmnt -nvo SOURCE /)" 2>/dev/null || true)
+  if [ "$name" = "$rootdisk" ]; then
+    echo "mkimage: refusing to write $dev: it holds this system's root file system" >&2
+    exit 1
+  fi
+  echo "mkimage: writing instance $instance to $dev ($(lsblk -dno SIZE,MODEL "$dev" | xargs))"
+  "$gok" --parent_dir "$parent" -i "$instance" overwrite --full "$dev"
+  # Partition 4 is sdX4 or, for names ending in a digit (mmcblk0), mmcblk0p4.
+  case "$dev" in *[0-9]) perm=${dev}p4 ;; *) perm=${dev}4 ;; esac
+  blockdev --rereadpt "$dev" 2>/dev/null || true
+  command -v udevadm >/dev/null && udevadm settle || true
+  for _ in $(seq 50); do [ -b "$perm" ] && break; sleep 0.2; done
+  [ -b "$perm" ] || { echo "mkimage: $perm did not appear after partitioning" >&2; exit 1; }
+  "$mkfs" -q -F -L perm "$perm"
+  sync
+  echo "mkimage: $dev is ready (/perm formatted on $perm)"
+  exit 0
+fi
+
+if [ $((bytes % 512)) -ne 0 ] || [ "$bytes" -lt 1258299392 ]; then
+  echo "mkimage: BYTES=$bytes must be a multiple of 512 and at least 1258299392" >&2
+  exit 1
+fi
+perm_kib=$(((bytes / 512 - 2261026) / 2))
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+rm -f "$target"
+if ! "$gok" --parent_dir "$parent" -i "$instance" overwrite --full "$target" --target_storage_bytes="$bytes" >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "mkimage: gok overwrite of instance $instance failed" >&2
+  exit 1
+fi
+# gok prints the mkfs command it expects; check that its layout still matches
+# ours, so that a gok upgrade that moves /perm fails here, not on the device.
+hint=$(grep -o 'mkfs.ext4 -F -E offset=[0-9]* .*' "$log" || true)
+want="mkfs.ext4 -F -E offset=$perm_offset $target $perm_kib"
+if [ "$hint" != "$want" ]; then
+  cat "$log" >&2
+  echo "mkimage: gok's /perm hint changed: got '$hint', want '$want'" >&2
+  exit 1
+fi
+"$mkfs" -q -F -L perm -E offset="$perm_offset" "$target" "$perm_kib"
+echo "mkimage: $target: $instance image, $bytes bytes, /perm ext4 $perm_kib KiB at byte $perm_offset"
