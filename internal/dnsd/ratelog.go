@@ -1,0 +1,45 @@
+package dnsd
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// rateLog logs at most one line per reason and interval, so that a client
+// flooding bad packets cannot flood the log; the next line says how many
+// were suppressed in between.
+type rateLog struct {
+	log      *slog.Logger
+	interval time.Duration
+	now      func() time.Time
+
+	mu   sync.Mutex
+	last map[string]time.Time
+	held map[string]int
+}
+
+func newRateLog(log *slog.Logger, interval time.Duration, now func() time.Time) *rateLog {
+	return &rateLog{log: log, interval: interval, now: now, last: map[string]time.Time{}, held: map[string]int{}}
+}
+
+// Warn logs msg for reason unless a line for reason was logged within the
+// interval. The set of reasons is fixed by the code, so the maps stay small.
+func (r *rateLog) Warn(reason, msg string, args ...any) {
+	r.mu.Lock()
+	now := r.now()
+	last, seen := r.last[reason]
+	if seen && now.Sub(last) < r.interval {
+		r.held[reason]++
+		r.mu.Unlock()
+		return
+	}
+	suppressed := r.held[reason]
+	r.held[reason] = 0
+	r.last[reason] = now
+	r.mu.Unlock()
+	if suppressed > 0 {
+		args = append(args, "suppressed_since_last", suppressed)
+	}
+	r.log.Warn(msg, append(args, "reason", reason)...)
+}
