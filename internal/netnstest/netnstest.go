@@ -1,0 +1,127 @@
+// Package netnstest builds throwaway network namespaces joined by veth pairs
+// for tests that run real network peers (DHCP clients, dig, curl) against
+// our servers. Each namespace has a unique name and is deleted when the
+// test ends, pass or fail; the host's own interfaces are never touched.
+package netnstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kibitzbox/kibitzbox/internal/testenv"
+)
+
+// NS is a network namespace created by New.
+type NS struct {
+	Name string
+	t    testing.TB
+}
+
+// Require checks that namespaces can be made here: root and iproute2.
+func Require(t testing.TB) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireProgram(t, "ip")
+}
+
+// New creates a namespace with its loopback up. It is deleted in t.Cleanup.
+func New(t testing.TB) *NS {
+	t.Helper()
+	Require(t)
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("netnstest: random name: %v", err)
+	}
+	ns := &NS{Name: "kbztest-" + hex.EncodeToString(b[:]), t: t}
+	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
+		t.Fatalf("netnstest: ip netns add %s: %v: %s", ns.Name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
+			t.Errorf("netnstest: ip netns del %s: %v: %s", ns.Name, err, out)
+		}
+	})
+	ns.IP("link", "set", "lo", "up")
+	return ns
+}
+
+// IP runs `ip -n <ns> args...` and fails the test on error.
+func (ns *NS) IP(args ...string) string {
+	ns.t.Helper()
+	full := append([]string{"-n", ns.Name}, args...)
+	out, err := exec.Command("ip", full...).CombinedOutput()
+	if err != nil {
+		ns.t.Fatalf("netnstest: ip %s: %v: %s", strings.Join(full, " "), err, out)
+	}
+	return string(out)
+}
+
+// Veth joins a (interface aIf) and b (interface bIf) with a veth pair and
+// brings both ends up. The pair is created directly inside the namespaces,
+// so no name ever appears in the host's namespace.
+func Veth(t testing.TB, a *NS, aIf string, b *NS, bIf string) {
+	t.Helper()
+	a.IP("link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", b.Name)
+	a.IP("link", "set", aIf, "up")
+	b.IP("link", "set", bIf, "up")
+}
+
+// AddAddr assigns cidr (e.g. "10.42.0.1/24") to ifname.
+func (ns *NS) AddAddr(ifname, cidr string) {
+	ns.t.Helper()
+	ns.IP("addr", "add", cidr, "dev", ifname)
+}
+
+// Command returns a command that runs inside the namespace.
+func (ns *NS) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// Run runs a program inside the namespace with a time limit and returns
+// its combined output and error.
+func (ns *NS) Run(timeout time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := ns.Command(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s in %s: %w", name, strings.Join(args, " "), ns.Name, err)
+	}
+	return string(out), nil
+}
+
+// Do runs fn on an OS thread that has entered the namespace. Sockets that
+// fn opens belong to the namespace for their whole life, even when used
+// later from other goroutines. The thread is discarded afterwards rather
+// than returned to the Go scheduler in the wrong namespace.
+func (ns *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: a locked goroutine that exits takes its
+		// thread with it, which is what we want for a thread in ns.
+		f, err := os.Open("/run/netns/" + ns.Name)
+		if err != nil {
+			errc <- fmt.Errorf("netnstest: open namespace %s: %w", ns.Name, err)
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("netnstest: enter namespace %s: %w", ns.Name, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
