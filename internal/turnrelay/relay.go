@@ -1,0 +1,304 @@
+package turnrelay
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/turn/v5"
+)
+
+// Relayed addresses are virtual: RelayIP plus a port from this range that no
+// kernel socket holds. Nothing outside this process can send to them, and an
+// allocation can send only to another allocation's relayed address. Guests
+// in a relay-only call (all Kibitz g2 browsers) only ever talk
+// relay↔relay, so nothing is lost; what is given up on purpose is relaying to
+// anything else (another LAN host, the uplink, the box's own services).
+const (
+	relayPortMin = 49152
+	relayPortMax = 65535
+)
+
+// maxRelayPacket bounds one relayed datagram. pion reads client datagrams
+// into 1600-byte buffers, so no larger payload can reach a relay.
+const maxRelayPacket = 1600
+
+// relayQueueLen is how many datagrams may wait for one allocation's pion
+// goroutine, the in-memory counterpart of a socket receive buffer (about
+// 2.4 MB of 1200-byte media packets).
+const relayQueueLen = 2048
+
+var (
+	errQuota        = errors.New("turnrelay: per-client allocation cap reached")
+	errNoRelayPorts = errors.New("turnrelay: no free relay port")
+	errNotUDP4      = errors.New("turnrelay: only UDP over IPv4 is relayed")
+)
+
+type packetBuf [maxRelayPacket]byte
+
+// packet is one datagram in flight between two allocations.
+type packet struct {
+	buf  *packetBuf
+	n    int
+	from *net.UDPAddr // the sender's relayed address (shared, never mutated)
+}
+
+// relayTable holds the live relay conns by relayed address. Lookups happen
+// per datagram, so the map is copy-on-write behind an atomic pointer;
+// allocations are rare and take mu.
+type relayTable struct {
+	relayIP    netip.Addr
+	avoidPort  uint16 // the TURN port itself, never handed out
+	maxPerIP   int    // < 0: no cap
+	count      *counters
+	bufs       sync.Pool
+	conns      atomic.Pointer[map[netip.AddrPort]*relayConn]
+	mu         sync.Mutex
+	perClient  map[netip.Addr]int // guarded by mu
+	closedDown bool               // guarded by mu; set by closeAll
+}
+
+func newRelayTable(relayIP netip.Addr, avoidPort uint16, maxPerIP int, c *counters) *relayTable {
+	t := &relayTable{
+		relayIP:   relayIP,
+		avoidPort: avoidPort,
+		maxPerIP:  maxPerIP,
+		count:     c,
+		perClient: map[netip.Addr]int{},
+	}
+	t.bufs.New = func() any { return new(packetBuf) }
+	empty := map[netip.AddrPort]*relayConn{}
+	t.conns.Store(&empty)
+	return t
+}
+
+func (t *relayTable) lookup(ap netip.AddrPort) *relayConn { return (*t.conns.Load())[ap] }
+
+func (t *relayTable) len() int { return len(*t.conns.Load()) }
+
+func (t *relayTable) underCap(client netip.Addr) bool {
+	if t.maxPerIP < 0 {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.perClient[client] < t.maxPerIP
+}
+
+// allocate makes a relay conn for client, on requestedPort if non-zero.
+func (t *relayTable) allocate(client netip.Addr, requestedPort int) (*relayConn, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closedDown {
+		return nil, net.ErrClosed
+	}
+	if t.maxPerIP >= 0 && t.perClient[client] >= t.maxPerIP {
+		t.count.refusedQuota.Add(1)
+		return nil, fmt.Errorf("%w (client %v)", errQuota, client)
+	}
+	old := *t.conns.Load()
+	free := func(port int) bool {
+		_, used := old[netip.AddrPortFrom(t.relayIP, uint16(port))]
+		return port >= relayPortMin && port <= relayPortMax && uint16(port) != t.avoidPort && !used
+	}
+	port := 0
+	if requestedPort != 0 {
+		if !free(requestedPort) {
+			return nil, fmt.Errorf("%w: requested port %d", errNoRelayPorts, requestedPort)
+		}
+		port = requestedPort
+	} else {
+		const span = relayPortMax - relayPortMin + 1
+		start := rand.IntN(span)
+		for i := range span {
+			if p := relayPortMin + (start+i)%span; free(p) {
+				port = p
+				break
+			}
+		}
+		if port == 0 {
+			return nil, errNoRelayPorts
+		}
+	}
+	key := netip.AddrPortFrom(t.relayIP, uint16(port))
+	c := &relayConn{
+		table:  t,
+		key:    key,
+		addr:   net.UDPAddrFromAddrPort(key),
+		client: client,
+		in:     make(chan packet, relayQueueLen),
+		closed: make(chan struct{}),
+	}
+	next := make(map[netip.AddrPort]*relayConn, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[key] = c
+	t.conns.Store(&next)
+	t.perClient[client]++
+	return c, nil
+}
+
+func (t *relayTable) remove(c *relayConn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.conns.Load()
+	if old[c.key] != c {
+		return
+	}
+	next := make(map[netip.AddrPort]*relayConn, len(old))
+	for k, v := range old {
+		if k != c.key {
+			next[k] = v
+		}
+	}
+	t.conns.Store(&next)
+	if t.perClient[c.client]--; t.perClient[c.client] <= 0 {
+		delete(t.perClient, c.client)
+	}
+}
+
+// closeAll closes every relay conn and refuses new ones (shutdown).
+func (t *relayTable) closeAll() {
+	t.mu.Lock()
+	t.closedDown = true
+	t.mu.Unlock()
+	for _, c := range *t.conns.Load() {
+		_ = c.Close()
+	}
+}
+
+// relayConn is an allocation's relay "socket": WriteTo delivers straight into
+// the queue of the allocation that owns the destination address, ReadFrom
+// hands pion what other allocations sent here.
+type relayConn struct {
+	table  *relayTable
+	key    netip.AddrPort
+	addr   *net.UDPAddr
+	client netip.Addr
+	in     chan packet
+	closed chan struct{}
+	once   sync.Once
+
+	deadlineMu   sync.Mutex
+	readDeadline time.Time
+}
+
+// WriteTo relays p to the allocation at addr. A datagram to any other
+// address is dropped and counted; like UDP, the sender is not told.
+func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	default:
+	}
+	ap, ok := addrPortOf(addr)
+	dst := (*relayConn)(nil)
+	if ok {
+		dst = c.table.lookup(ap)
+	}
+	cnt := c.table.count
+	if dst == nil || len(p) > maxRelayPacket {
+		cnt.droppedNoRoute.Add(1)
+		return len(p), nil
+	}
+	buf := c.table.bufs.Get().(*packetBuf)
+	n := copy(buf[:], p)
+	select {
+	case dst.in <- packet{buf: buf, n: n, from: c.addr}:
+		cnt.relayedBytes.Add(uint64(n))
+		cnt.relayedPackets.Add(1)
+	default:
+		c.table.bufs.Put(buf)
+		cnt.droppedQueueFull.Add(1)
+	}
+	return len(p), nil
+}
+
+// ReadFrom returns the next datagram another allocation sent here.
+func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	var timeout <-chan time.Time
+	c.deadlineMu.Lock()
+	dl := c.readDeadline
+	c.deadlineMu.Unlock()
+	if !dl.IsZero() {
+		d := time.Until(dl)
+		if d <= 0 {
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+		tm := time.NewTimer(d)
+		defer tm.Stop()
+		timeout = tm.C
+	}
+	select {
+	case pkt := <-c.in:
+		n := copy(p, pkt.buf[:pkt.n])
+		c.table.bufs.Put(pkt.buf)
+		return n, pkt.from, nil
+	case <-c.closed:
+		return 0, nil, net.ErrClosed
+	case <-timeout:
+		return 0, nil, os.ErrDeadlineExceeded
+	}
+}
+
+// Close removes the relayed address from the table; queued datagrams are
+// dropped with it.
+func (c *relayConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.table.remove(c)
+	})
+	return nil
+}
+
+func (c *relayConn) LocalAddr() net.Addr { return c.addr }
+
+// SetDeadline sets the read deadline; writes never block.
+func (c *relayConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+// SetReadDeadline applies to ReadFrom calls made after it.
+func (c *relayConn) SetReadDeadline(t time.Time) error {
+	c.deadlineMu.Lock()
+	c.readDeadline = t
+	c.deadlineMu.Unlock()
+	return nil
+}
+
+// SetWriteDeadline is a no-op: WriteTo never blocks.
+func (c *relayConn) SetWriteDeadline(time.Time) error { return nil }
+
+// relayGenerator is pion's RelayAddressGenerator for one listener. pion calls
+// it on the listener's read goroutine while handling an Allocate request, so
+// listener.current names the client asking.
+type relayGenerator struct {
+	table    *relayTable
+	listener *guardConn
+}
+
+func (g *relayGenerator) Validate() error { return nil }
+
+func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	if conf.Network != "udp4" {
+		return nil, nil, fmt.Errorf("%w (asked for %s)", errNotUDP4, conf.Network)
+	}
+	c, err := g.table.allocate(g.listener.current.Addr(), conf.RequestedPort)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c.addr, nil
+}
+
+func (g *relayGenerator) AllocateListener(turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	return nil, nil, fmt.Errorf("%w (asked for TCP)", errNotUDP4)
+}
+
+func (g *relayGenerator) AllocateConn(turn.AllocateConnConfig) (net.Conn, error) {
+	return nil, fmt.Errorf("%w (asked for TCP)", errNotUDP4)
+}
