@@ -107,9 +107,9 @@ type Stats struct {
 // counters are the Server's monotonic counters, shared with the listeners
 // and the relay table.
 type counters struct {
-	relayedBytes, relayedPackets                                atomic.Uint64
+	relayedBytes, relayedPackets                                   atomic.Uint64
 	refusedClientNet, refusedAuth, refusedQuota, refusedPermission atomic.Uint64
-	droppedNoRoute, droppedQueueFull                            atomic.Uint64
+	droppedNoRoute, droppedQueueFull                               atomic.Uint64
 }
 
 // Server is a TURN relay. Create it with New, run it with Run.
