@@ -17,8 +17,6 @@ import (
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
-
-	webapp "github.com/kibitzbox/kibitzbox/web"
 )
 
 // Request limits for both servers. The app has no uploads; the only
@@ -65,8 +63,8 @@ var contentTypes = map[string]string{
 	".ogg":         "audio/ogg",
 }
 
-func loadAppFiles() (*appFiles, error) {
-	root := webapp.Files()
+// loadAppFiles prepares every file of root (the embedded app).
+func loadAppFiles(root fs.FS) (*appFiles, error) {
 	files := &appFiles{byPath: map[string]*appFile{}}
 	err := fs.WalkDir(root, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	webapp "github.com/kibitzbox/kibitzbox/web"
 )
 
 // HostName is the non-HSTS name the self-signed certificate covers besides
@@ -122,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		NextProtos:   []string{"h2", "http/1.1"},
 	}
 
-	if s.app, err = loadAppFiles(); err != nil {
+	if s.app, err = loadAppFiles(webapp.Files()); err != nil {
 		return nil, err
 	}
 
