@@ -1,0 +1,111 @@
+package hub
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// Frame types of the hub protocol.
+const (
+	typeID    = "id"
+	typeJoin  = "join"
+	typePeers = "peers"
+	typeTo    = "to"
+	typeFrom  = "from"
+	typeEcho  = "echo"
+)
+
+// MaxRoomBytes bounds a room name. The client cuts names to 40 characters;
+// the bound only keeps hostile clients from using the room map as storage.
+const MaxRoomBytes = 256
+
+// inFrame is a decoded client frame. Pointer fields tell "missing" from
+// "zero"; json.Unmarshal fails on a wrong type (string or float id, numeric
+// room), which drops the frame.
+type inFrame struct {
+	T       string          `json:"t"`
+	ID      *int64          `json:"id"`
+	Room    *string         `json:"room"`
+	Payload json.RawMessage `json:"payload"`
+	X       json.RawMessage `json:"x"`
+}
+
+// Reasons a client frame is dropped.
+var (
+	errNotObject   = errors.New("not a JSON object")
+	errUnknownType = errors.New("unknown frame type")
+	errBadField    = errors.New("missing or invalid field")
+)
+
+// decodeFrame parses one client frame and checks the fields its type needs.
+func decodeFrame(data []byte) (inFrame, error) {
+	var f inFrame
+	if len(data) == 0 || data[0] != '{' {
+		// Leading whitespace is legal JSON but no client sends it; this
+		// cheaply rejects arrays, strings, null and binary junk.
+		return f, errNotObject
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return f, err
+	}
+	switch f.T {
+	case typeJoin:
+		if f.Room != nil && len(*f.Room) > MaxRoomBytes {
+			return f, errBadField
+		}
+	case typePeers:
+	case typeTo:
+		if f.ID == nil || *f.ID <= 0 {
+			return f, errBadField
+		}
+		if f.Payload == nil {
+			f.Payload = json.RawMessage("null") // as the original hub does
+		}
+	case typeEcho:
+		if f.X == nil {
+			return f, errBadField
+		}
+	default:
+		return f, errUnknownType
+	}
+	return f, nil
+}
+
+func idFrame(id int64) []byte {
+	b := append(make([]byte, 0, 32), `{"t":"id","id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	return append(b, '}')
+}
+
+func fromFrame(from int64, payload []byte) []byte {
+	b := make([]byte, 0, len(payload)+48)
+	b = append(b, `{"t":"from","id":`...)
+	b = strconv.AppendInt(b, from, 10)
+	b = append(b, `,"payload":`...)
+	b = append(b, payload...)
+	return append(b, '}')
+}
+
+func echoFrame(x []byte) []byte {
+	b := make([]byte, 0, len(x)+16)
+	b = append(b, `{"t":"echo","x":`...)
+	b = append(b, x...)
+	return append(b, '}')
+}
+
+func peersFrame(ids []int64) []byte {
+	b := make([]byte, 0, 24+len(ids)*14)
+	b = append(b, `{"t":"peers","ids":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, "]}"...)
+}
+
+// byePayload is what the hub sends on behalf of a departed peer, in the
+// in-room vocabulary the clients already understand.
+var byePayload = []byte(`{"k":"bye"}`)

@@ -1,0 +1,326 @@
+// Package hub is the Kibitz-compatible call hub: one UDP socket that answers
+// ICE-lite STUN checks for the hub identities, runs a DTLS server for
+// addresses that passed a check, SCTP and one in-band DCEP data channel per
+// browser, and routes the JSON frames (id, join, peers, to/from, echo)
+// between the sessions of a room.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/logging"
+
+	"github.com/kibitzbox/kibitzbox/internal/galaxy"
+)
+
+// Limits bounds what one session may cost the others.
+type Limits struct {
+	// IdleTimeout drops a session (and an unfinished handshake) this long
+	// after the last packet from its address.
+	IdleTimeout time.Duration
+	// HandshakeTimeout bounds DTLS + SCTP + DCEP after the first DTLS packet.
+	HandshakeTimeout time.Duration
+	// MaxFrame is the largest frame delivered (the answer advertises it).
+	MaxFrame int
+	// SendQueueBytes and SendQueueFrames bound one session's outgoing queue;
+	// beyond them frames for it are dropped and counted.
+	SendQueueBytes  int
+	SendQueueFrames int
+	// StuckAfter disconnects a session whose queue has not moved for this long.
+	StuckAfter time.Duration
+	// FrameRate/FrameBurst and ByteRate/ByteBurst throttle what one session
+	// sends; a session over its rate is read more slowly (SCTP flow control
+	// pushes back on that sender only).
+	FrameRate  float64
+	FrameBurst int
+	ByteRate   float64
+	ByteBurst  int
+	// MaxRemotes bounds concurrent DTLS peers (sessions and handshakes).
+	MaxRemotes int
+}
+
+// DefaultLimits are sized for a Raspberry Pi serving a few rooms of a venue.
+func DefaultLimits() Limits {
+	return Limits{
+		IdleTimeout:      5 * time.Second,
+		HandshakeTimeout: 10 * time.Second,
+		MaxFrame:         256 << 10,
+		SendQueueBytes:   8 << 20,
+		SendQueueFrames:  1 << 16,
+		StuckAfter:       15 * time.Second,
+		FrameRate:        50000,
+		FrameBurst:       20000,
+		ByteRate:         64 << 20,
+		ByteBurst:        16 << 20,
+		MaxRemotes:       2048,
+	}
+}
+
+// Config configures a Hub.
+type Config struct {
+	// ListenAddr is the UDP address, e.g. "0.0.0.0:4711" or "127.0.0.1:0".
+	ListenAddr string
+	// Identities the hub answers for; the STUN USERNAME selects one.
+	Identities []*galaxy.Identity
+	// StateDir keeps the id high-water mark; empty means no persistence.
+	StateDir string
+	Limits   Limits
+	Logger   *slog.Logger
+}
+
+// Hub is a running call hub.
+type Hub struct {
+	cfg     Config
+	lim     Limits
+	log     *slog.Logger
+	pion    logging.LoggerFactory
+	conn    *net.UDPConn
+	byUfrag map[string]*galaxy.Identity
+	ids     *idAllocator
+	router  *router
+	drops   dropCounters
+	start   time.Time
+
+	mu      sync.Mutex
+	remotes map[netip.AddrPort]*remote
+	checked map[netip.AddrPort]*checkedAddr
+
+	ctx       context.Context
+	wg        sync.WaitGroup
+	joins     atomic.Uint64
+	framesIn  atomic.Uint64
+	framesOut atomic.Uint64
+}
+
+// checkedAddr is an address that passed a STUN check.
+type checkedAddr struct {
+	ident    *galaxy.Identity
+	lastSeen int64 // monotonic ns since Hub.start
+}
+
+// New binds the UDP socket. Run serves it.
+func New(cfg Config) (*Hub, error) {
+	if len(cfg.Identities) == 0 {
+		return nil, errors.New("hub: no identity")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	h := &Hub{
+		cfg:     cfg,
+		lim:     cfg.Limits,
+		log:     cfg.Logger,
+		byUfrag: map[string]*galaxy.Identity{},
+		remotes: map[netip.AddrPort]*remote{},
+		checked: map[netip.AddrPort]*checkedAddr{},
+		start:   time.Now(),
+	}
+	for _, id := range cfg.Identities {
+		if _, dup := h.byUfrag[id.Ufrag]; dup {
+			return nil, fmt.Errorf("hub: two identities with ufrag %q", id.Ufrag)
+		}
+		h.byUfrag[id.Ufrag] = id
+	}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled // PION_LOG_DEBUG=sctp etc. still work
+	h.pion = lf
+	ids, err := newIDAllocator(cfg.StateDir, h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.ids = ids
+	h.router = newRouter()
+	addr, err := net.ResolveUDPAddr("udp4", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("hub listen address %q: %w", cfg.ListenAddr, err)
+	}
+	conn, err := net.ListenUDP("udp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("hub listen %s: %w", cfg.ListenAddr, err)
+	}
+	setSocketBuffers(conn, 8<<20, h.log)
+	h.conn = conn
+	return h, nil
+}
+
+// LocalAddr is the bound UDP address.
+func (h *Hub) LocalAddr() netip.AddrPort {
+	return h.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// now is monotonic time since the hub started, immune to clock jumps.
+func (h *Hub) now() int64 { return int64(time.Since(h.start)) }
+
+// Run serves until ctx ends, then closes every session and the socket.
+func (h *Hub) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h.ctx = ctx
+	h.log.Info("hub listening", "addr", h.LocalAddr().String(), "identities", len(h.cfg.Identities))
+	readErr := make(chan error, 1)
+	go func() { readErr <- h.readLoop() }()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+loop:
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err = <-readErr:
+			err = fmt.Errorf("hub socket: %w", err)
+			break loop
+		case <-tick.C:
+			h.reap(n%8 == 0)
+		}
+	}
+	h.conn.Close()
+	h.mu.Lock()
+	all := make([]*remote, 0, len(h.remotes))
+	for _, r := range h.remotes {
+		all = append(all, r)
+	}
+	h.mu.Unlock()
+	for _, r := range all {
+		r.close("hub stopping")
+	}
+	h.wg.Wait()
+	return err
+}
+
+// reap drops remotes that went silent and forgets stale STUN checks; with
+// heartbeat set it also sends an SCTP HEARTBEAT to every session, which a
+// live client answers, so liveness does not hinge on the browser's STUN
+// consent interval.
+func (h *Hub) reap(heartbeat bool) {
+	now := h.now()
+	idle := int64(h.lim.IdleTimeout)
+	var dead, live []*remote
+	h.mu.Lock()
+	for _, r := range h.remotes {
+		if now-r.lastSeen.Load() > idle {
+			dead = append(dead, r)
+		} else if heartbeat {
+			live = append(live, r)
+		}
+	}
+	for a, c := range h.checked {
+		if now-c.lastSeen > int64(30*time.Second) && h.remotes[a] == nil {
+			delete(h.checked, a)
+		}
+	}
+	h.mu.Unlock()
+	for _, r := range dead {
+		r.close("no packet for " + h.lim.IdleTimeout.String())
+	}
+	stuckAfter := int64(h.lim.StuckAfter)
+	for _, r := range live {
+		if s := r.session.Load(); s != nil {
+			s.assoc.ActiveHeartbeat()
+			if s.queue.stuckFor(now) > stuckAfter {
+				h.drops.add(dropStuck)
+				r.close("receiver stuck")
+			}
+		}
+	}
+}
+
+// Stats is a snapshot for status and metrics.
+type Stats struct {
+	Sessions  int
+	Remotes   int
+	Rooms     []RoomStats
+	Drops     map[string]uint64
+	Joins     uint64
+	FramesIn  uint64
+	FramesOut uint64
+	Uptime    time.Duration
+}
+
+// RoomStats is one room with its member count.
+type RoomStats struct {
+	Name    string
+	Members int
+}
+
+// Stats returns counters and the room list (sorted by name).
+func (h *Hub) Stats() Stats {
+	st := Stats{
+		Drops:     h.drops.snapshot(),
+		Joins:     h.joins.Load(),
+		FramesIn:  h.framesIn.Load(),
+		FramesOut: h.framesOut.Load(),
+		Uptime:    time.Since(h.start),
+	}
+	h.mu.Lock()
+	st.Remotes = len(h.remotes)
+	h.mu.Unlock()
+	h.router.mu.RLock()
+	st.Sessions = len(h.router.byID)
+	for name, members := range h.router.rooms {
+		st.Rooms = append(st.Rooms, RoomStats{Name: name, Members: len(members)})
+	}
+	h.router.mu.RUnlock()
+	sort.Slice(st.Rooms, func(i, j int) bool { return st.Rooms[i].Name < st.Rooms[j].Name })
+	return st
+}
+
+// Drop reasons, as they appear in status and metrics.
+const (
+	dropMalformed      = "malformed"
+	dropUnknownType    = "unknown_type"
+	dropOversize       = "oversize"
+	dropBinary         = "binary"
+	dropNotRoutable    = "not_routable"
+	dropQueueFull      = "queue_full"
+	dropStuck          = "stuck_disconnect"
+	dropSTUNMalformed  = "stun_malformed"
+	dropSTUNUnknown    = "stun_unknown_ufrag"
+	dropSTUNIntegrity  = "stun_bad_integrity"
+	dropSTUNOther      = "stun_not_binding_request"
+	dropUnchecked      = "dtls_without_stun_check"
+	dropInboundFull    = "inbound_queue_full"
+	dropUnknownPacket  = "unknown_packet"
+	dropTooManyRemotes = "too_many_peers"
+	dropHandshake      = "handshake_failed"
+)
+
+var dropReasons = []string{
+	dropMalformed, dropUnknownType, dropOversize, dropBinary, dropNotRoutable,
+	dropQueueFull, dropStuck, dropSTUNMalformed, dropSTUNUnknown, dropSTUNIntegrity,
+	dropSTUNOther, dropUnchecked, dropInboundFull, dropUnknownPacket, dropTooManyRemotes,
+	dropHandshake,
+}
+
+type dropCounters struct {
+	counts [16]atomic.Uint64
+}
+
+func (d *dropCounters) add(reason string) {
+	for i, r := range dropReasons {
+		if r == reason {
+			d.counts[i].Add(1)
+			return
+		}
+	}
+}
+
+func (d *dropCounters) snapshot() map[string]uint64 {
+	m := make(map[string]uint64, len(dropReasons))
+	for i, r := range dropReasons {
+		m[r] = d.counts[i].Load()
+	}
+	return m
+}

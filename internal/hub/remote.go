@@ -1,0 +1,154 @@
+package hub
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/transport/v5/deadline"
+
+	"github.com/kibitzbox/kibitzbox/internal/galaxy"
+)
+
+// inboundQueue bounds datagrams waiting for one remote's DTLS reader. It is
+// deep enough for a burst of a full SCTP receive window in 1.2 KB packets.
+const inboundQueue = 2048
+
+// remote is one browser address: a net.PacketConn for the DTLS server that
+// reads the datagrams the hub's read loop demultiplexed to it and writes
+// through the hub's socket.
+type remote struct {
+	hub      *Hub
+	addr     netip.AddrPort
+	udpAddr  *net.UDPAddr
+	ident    *galaxy.Identity
+	in       chan []byte
+	lastSeen atomic.Int64
+	session  atomic.Pointer[session]
+
+	readDeadline *deadline.Deadline
+	done         chan struct{}
+	closeOnce    sync.Once
+	reason       atomic.Pointer[string]
+
+	closersMu sync.Mutex
+	isDone    bool
+	closers   []func()
+}
+
+func newRemote(h *Hub, addr netip.AddrPort, ident *galaxy.Identity) *remote {
+	r := &remote{
+		hub:          h,
+		addr:         addr,
+		udpAddr:      net.UDPAddrFromAddrPort(addr),
+		ident:        ident,
+		in:           make(chan []byte, inboundQueue),
+		readDeadline: deadline.New(),
+		done:         make(chan struct{}),
+	}
+	r.lastSeen.Store(h.now())
+	return r
+}
+
+// deliver queues a copy of pkt without ever blocking the read loop.
+func (r *remote) deliver(pkt []byte) {
+	select {
+	case r.in <- append([]byte(nil), pkt...):
+	default:
+		r.hub.drops.add(dropInboundFull)
+	}
+}
+
+// close ends the remote: its session (if any) says goodbye to its room, and
+// the address must pass a STUN check again to come back.
+func (r *remote) close(reason string) {
+	r.closeOnce.Do(func() {
+		r.reason.Store(&reason)
+		close(r.done)
+		h := r.hub
+		h.mu.Lock()
+		if h.remotes[r.addr] == r {
+			delete(h.remotes, r.addr)
+		}
+		h.mu.Unlock()
+		r.closersMu.Lock()
+		r.isDone = true
+		fns := r.closers
+		r.closers = nil
+		r.closersMu.Unlock()
+		// Teardown runs elsewhere: closers call back into Close.
+		go func() {
+			for i := len(fns) - 1; i >= 0; i-- {
+				fns[i]()
+			}
+		}()
+	})
+}
+
+// onDone registers f to run (in another goroutine) once the remote closes.
+func (r *remote) onDone(f func()) {
+	r.closersMu.Lock()
+	if r.isDone {
+		r.closersMu.Unlock()
+		go f()
+		return
+	}
+	r.closers = append(r.closers, f)
+	r.closersMu.Unlock()
+}
+
+func (r *remote) closeReason() string {
+	if p := r.reason.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// ReadFrom implements net.PacketConn for the DTLS server.
+func (r *remote) ReadFrom(p []byte) (int, net.Addr, error) {
+	select {
+	case pkt := <-r.in:
+		return copy(p, pkt), r.udpAddr, nil
+	case <-r.done:
+		return 0, nil, net.ErrClosed
+	case <-r.readDeadline.Done():
+		return 0, nil, timeoutError{}
+	}
+}
+
+// WriteTo implements net.PacketConn; it always writes to the remote's address.
+func (r *remote) WriteTo(p []byte, _ net.Addr) (int, error) {
+	select {
+	case <-r.done:
+		return 0, net.ErrClosed
+	default:
+	}
+	return r.hub.conn.WriteToUDPAddrPort(p, r.addr)
+}
+
+func (r *remote) Close() error {
+	r.close("closed")
+	return nil
+}
+
+func (r *remote) LocalAddr() net.Addr { return r.hub.conn.LocalAddr() }
+
+func (r *remote) SetDeadline(t time.Time) error {
+	r.readDeadline.Set(t)
+	return nil
+}
+
+func (r *remote) SetReadDeadline(t time.Time) error {
+	r.readDeadline.Set(t)
+	return nil
+}
+
+func (r *remote) SetWriteDeadline(time.Time) error { return nil }
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }

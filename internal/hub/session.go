@@ -1,0 +1,344 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/datachannel"
+	"github.com/pion/dtls/v3"
+	"github.com/pion/sctp"
+	"golang.org/x/time/rate"
+)
+
+// SCTP flow control towards one client: the writer stops handing frames to
+// SCTP above highWater bytes in flight and resumes below lowWater.
+const (
+	highWater = 1 << 20
+	lowWater  = 512 << 10
+)
+
+// session is one browser with an open hub channel.
+type session struct {
+	hub    *Hub
+	r      *remote
+	id     int64
+	room   string // guarded by router.mu
+	assoc  *sctp.Association
+	stream *sctp.Stream
+	queue  sendQueue
+	lowCh  chan struct{}
+
+	frameLim *rate.Limiter
+	byteLim  *rate.Limiter
+}
+
+// serve runs one remote from its first DTLS packet to its end.
+func (h *Hub) serve(r *remote) {
+	defer h.wg.Done()
+	reason := "ended"
+	defer func() { r.close(reason) }()
+	hsTimer := time.AfterFunc(h.lim.HandshakeTimeout, func() { r.close("handshake timeout") })
+	defer hsTimer.Stop()
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	r.onDone(cancel)
+
+	dconn, err := dtls.ServerWithOptions(r, r.udpAddr,
+		dtls.WithCertificates(r.ident.Certificate),
+		// Chrome puts use_srtp on every WebRTC handshake and fails with
+		// insufficient_security if the server offers no profile.
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+		// Browsers always send a certificate; nothing to verify it against.
+		dtls.WithClientAuth(dtls.RequireAnyClientCert),
+		dtls.WithInsecureSkipVerify(true),
+		// The address already proved it receives our packets (STUN check),
+		// so the cookie round trip adds nothing.
+		dtls.WithInsecureSkipVerifyHello(true),
+		dtls.WithLoggerFactory(h.pion),
+	)
+	if err != nil {
+		h.drops.add(dropHandshake)
+		reason = "dtls setup: " + err.Error()
+		return
+	}
+	r.onDone(func() { dconn.Close() })
+	if err := dconn.HandshakeContext(ctx); err != nil {
+		h.drops.add(dropHandshake)
+		reason = "dtls handshake: " + err.Error()
+		h.log.Debug("dtls handshake failed", "remote", r.addr.String(), "err", err)
+		return
+	}
+	assoc, err := sctp.ServerWithOptions(
+		sctp.WithNetConn(dconn),
+		sctp.WithLoggerFactory(h.pion),
+		// No RFC 8260 I-DATA: with it pion aborts an association that has
+		// 1024 unread messages on a stream, killing a sender's burst.
+		sctp.WithEnableInterleaving(false),
+		sctp.WithMaxMessageSize(uint32(h.lim.MaxFrame)),
+		sctp.WithMaxReceiveBufferSize(uint32(4*h.lim.MaxFrame+(1<<20))),
+	)
+	if err != nil {
+		h.drops.add(dropHandshake)
+		reason = "sctp: " + err.Error()
+		return
+	}
+	r.onDone(func() { assoc.Close() })
+	stream, err := assoc.AcceptStream()
+	if err != nil {
+		reason = "sctp accept: " + err.Error()
+		return
+	}
+	// Server reads the DCEP OPEN and answers with ACK.
+	dc, err := datachannel.Server(stream, &datachannel.Config{LoggerFactory: h.pion})
+	if err != nil {
+		h.drops.add(dropHandshake)
+		reason = "dcep: " + err.Error()
+		return
+	}
+	hsTimer.Stop()
+	id, err := h.ids.nextID()
+	if err != nil {
+		reason = err.Error()
+		h.log.Error("no hub id", "err", err)
+		return
+	}
+	s := &session{
+		hub:      h,
+		r:        r,
+		id:       id,
+		assoc:    assoc,
+		stream:   stream,
+		lowCh:    make(chan struct{}, 1),
+		frameLim: rate.NewLimiter(rate.Limit(h.lim.FrameRate), h.lim.FrameBurst),
+		byteLim:  rate.NewLimiter(rate.Limit(h.lim.ByteRate), max(h.lim.ByteBurst, h.lim.MaxFrame)),
+	}
+	stream.SetBufferedAmountLowThreshold(lowWater)
+	stream.OnBufferedAmountLow(func() {
+		select {
+		case s.lowCh <- struct{}{}:
+		default:
+		}
+	})
+	h.router.add(s)
+	r.session.Store(s)
+	h.joins.Add(1)
+	s.queue.push(idFrame(id), h.now(), 1<<30, 1<<30)
+	h.log.Debug("session open", "id", id, "remote", r.addr.String(), "identity", r.ident.Name, "label", dc.Config.Label)
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop()
+	}()
+	reason = s.readLoop()
+	r.close(reason)
+	<-writerDone
+	h.router.remove(s)
+	h.log.Debug("session closed", "id", id, "reason", r.closeReason())
+}
+
+// readLoop reads frames until the channel ends and returns why it ended.
+func (s *session) readLoop() string {
+	h := s.hub
+	buf := make([]byte, 4096)
+	for {
+		n, ppi, err := s.stream.ReadSCTP(buf)
+		data := buf
+		if errors.Is(err, io.ErrShortBuffer) {
+			// n is the message size; SCTP's receive window bounds it.
+			data = make([]byte, n)
+			n, ppi, err = s.stream.ReadSCTP(data)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return "closed by peer"
+			}
+			return "read: " + err.Error()
+		}
+		data = data[:n]
+		switch ppi {
+		case sctp.PayloadTypeWebRTCString:
+		case sctp.PayloadTypeWebRTCDCEP:
+			continue // a second channel; only the first is served
+		case sctp.PayloadTypeWebRTCBinary, sctp.PayloadTypeWebRTCBinaryEmpty:
+			h.drops.add(dropBinary)
+			continue
+		default:
+			h.drops.add(dropMalformed)
+			continue
+		}
+		if n > h.lim.MaxFrame {
+			h.drops.add(dropOversize)
+			continue
+		}
+		if !s.throttle(n) {
+			return "closed while throttled"
+		}
+		h.framesIn.Add(1)
+		s.handleFrame(data)
+	}
+}
+
+// throttle delays the reader when the session exceeds its rates.
+func (s *session) throttle(n int) bool {
+	now := time.Now()
+	d := s.frameLim.ReserveN(now, 1).DelayFrom(now)
+	if b := s.byteLim.ReserveN(now, n).DelayFrom(now); b > d {
+		d = b
+	}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.r.done:
+		return false
+	}
+}
+
+func (s *session) handleFrame(data []byte) {
+	h := s.hub
+	f, err := decodeFrame(data)
+	if err != nil {
+		if errors.Is(err, errUnknownType) {
+			h.drops.add(dropUnknownType)
+		} else {
+			h.drops.add(dropMalformed)
+		}
+		return
+	}
+	switch f.T {
+	case typeJoin:
+		room := ""
+		if f.Room != nil {
+			room = *f.Room
+		}
+		h.router.join(s, room)
+	case typePeers:
+		s.send(h.router.peers(s))
+	case typeTo:
+		h.router.route(s, *f.ID, f.Payload)
+	case typeEcho:
+		s.send(echoFrame(f.X))
+	}
+}
+
+// send queues msg for this session without blocking; a full queue drops it.
+func (s *session) send(msg []byte) {
+	h := s.hub
+	if !s.queue.push(msg, h.now(), h.lim.SendQueueBytes, h.lim.SendQueueFrames) {
+		h.drops.add(dropQueueFull)
+	}
+}
+
+// writeLoop hands queued frames to SCTP, pausing while too much is in
+// flight to the client so a slow client only fills its own queue.
+func (s *session) writeLoop() {
+	h := s.hub
+	var batch [][]byte
+	wait := time.NewTimer(time.Hour)
+	defer wait.Stop()
+	for {
+		select {
+		case <-s.queue.notify():
+		case <-s.r.done:
+			return
+		}
+		for {
+			batch = s.queue.take(batch[:0])
+			if len(batch) == 0 {
+				break
+			}
+			for i, msg := range batch {
+				for s.stream.BufferedAmount() > highWater {
+					wait.Reset(250 * time.Millisecond)
+					select {
+					case <-s.lowCh:
+					case <-wait.C:
+					case <-s.r.done:
+						return
+					}
+				}
+				if _, err := s.stream.WriteSCTP(msg, sctp.PayloadTypeWebRTCString); err != nil {
+					s.r.close(fmt.Sprintf("write: %v", err))
+					return
+				}
+				batch[i] = nil
+				h.framesOut.Add(1)
+				s.queue.wrote(h.now())
+			}
+		}
+	}
+}
+
+// sendQueue is an unbounded-by-type, bounded-by-check FIFO of frames with
+// one consumer. It allocates only while frames wait.
+type sendQueue struct {
+	mu      sync.Mutex
+	items   [][]byte
+	bytes   int
+	pending atomic.Int64 // queued or taken but not yet written
+	since   atomic.Int64 // last write, or when pending became non-zero
+	ch      chan struct{}
+	chOnce  sync.Once
+}
+
+func (q *sendQueue) notify() chan struct{} {
+	q.chOnce.Do(func() { q.ch = make(chan struct{}, 1) })
+	return q.ch
+}
+
+func (q *sendQueue) push(msg []byte, now int64, maxBytes, maxFrames int) bool {
+	q.mu.Lock()
+	if len(q.items) >= maxFrames || q.bytes+len(msg) > maxBytes {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, msg)
+	q.bytes += len(msg)
+	q.mu.Unlock()
+	if q.pending.Add(1) == 1 {
+		q.since.Store(now)
+	}
+	select {
+	case q.notify() <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves every queued frame into dst.
+func (q *sendQueue) take(dst [][]byte) [][]byte {
+	q.mu.Lock()
+	dst = append(dst, q.items...)
+	clear(q.items)
+	q.items = q.items[:0]
+	if cap(q.items) > 1024 {
+		q.items = nil // give back a burst's worth of slots
+	}
+	q.bytes = 0
+	q.mu.Unlock()
+	return dst
+}
+
+func (q *sendQueue) wrote(now int64) {
+	q.since.Store(now)
+	q.pending.Add(-1)
+}
+
+// stuckFor is how long frames have waited without any write.
+func (q *sendQueue) stuckFor(now int64) int64 {
+	if q.pending.Load() <= 0 {
+		return 0
+	}
+	return now - q.since.Load()
+}
