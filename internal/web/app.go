@@ -260,9 +260,9 @@ h1{font-size:1.5rem;margin:1.5rem 1rem 0}
 </style></head><body>
 <h1>Join the call in “{{.Room}}”</h1>
 <main>
-<figure><img src="/qr/app.png?room={{.Room}}" alt="QR code for {{.AppURL}}">
+<figure><img src="/qr/app.png?room={{.Room}}" width="320" height="320" alt="QR code for {{.AppURL}}">
 <figcaption><b>Scan with your camera</b>Opens the call in your browser.<br><a href="{{.AppURL}}">{{.AppURL}}</a></figcaption></figure>
-<figure><img src="/qr/kibitz.png?room={{.Room}}" alt="QR code for the kibitz.chat link">
+<figure><img src="/qr/kibitz.png?room={{.Room}}" width="320" height="320" alt="QR code for the kibitz.chat link">
 <figcaption><b>Already use kibitz.chat?</b>Opens the same room in the Kibitz app.<br><a href="{{.KibitzURL}}">kibitz.chat link</a></figcaption></figure>
 </main></body></html>
 `))

@@ -396,7 +396,7 @@ ol{padding-left:1.3rem}li{margin:.45rem 0}
 .done{background:#173b26;border-radius:12px;padding:.8rem 1rem}
 </style></head><body><main>
 <h1>Video calls on this Wi-Fi</h1>
-<p>This box runs the call itself, without internet. The call opens in your normal browser, because this little sign-in window cannot use the camera.</p>
+<p>This box runs the call itself, no internet needed.{{if .Step.InSheet}} The call opens in your normal browser: this little sign-in window cannot use the camera.{{end}}</p>
 {{if .Released}}<p class="done">You are set: your phone will stop asking you to sign in.</p>{{end}}
 <div class="link"><input id="link" readonly value="{{.AppURL}}" aria-label="Link to the call"><button id="copy" type="button">Copy</button></div>
 <ol>{{range .Step.Steps}}<li>{{.}}</li>{{end}}</ol>
