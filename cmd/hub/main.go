@@ -1,0 +1,53 @@
+// Command hub is the Kibitz Box call hub: a Kibitz-compatible WebRTC hub
+// (ICE-lite, DTLS, SCTP on one UDP port, no signaling server), a TURN relay
+// for the guests' media, the HTTPS server of the call app with the captive
+// portal, and a loopback status endpoint. It needs no root on a laptop.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("hub", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: hub [flags]\n\nRuns the Kibitz Box call hub, TURN relay and call app. Prints the join link,\nthe g2 blob and a QR code on start; the same state directory keeps the same link.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.StateDir, "state", cfg.StateDir, "state directory (hub identity, id high-water mark, HTTPS certificate); /perm/kibitzbox on the box")
+	fs.StringVar(&cfg.Advertise, "advertise", cfg.Advertise, "comma-separated IPv4 addresses put into the blob and links; empty = this machine's private LAN addresses (10.42.0.1 on the box)")
+	fs.IntVar(&cfg.Port, "port", cfg.Port, "hub UDP port (ICE/DTLS/SCTP); kibitz.chat discovery probes 4711")
+	fs.IntVar(&cfg.TURNPort, "turn-port", cfg.TURNPort, "TURN relay UDP port; 0 picks a free port, -1 turns TURN off (the blob becomes g1)")
+	fs.BoolVar(&cfg.Discoverable, "discoverable", cfg.Discoverable, "also answer the public Kibitz discovery identity (needs --port 4711 and --turn-port 3478), so kibitz.chat's \"Find a nearby call\" finds the box")
+	fs.StringVar(&cfg.StatusAddr, "status", cfg.StatusAddr, "loopback address of /status (JSON) and /metrics (Prometheus); empty turns it off")
+	fs.StringVar(&cfg.Room, "room", cfg.Room, "default room of the printed links and the QR code")
+	fs.IntVar(&cfg.RoomCap, "room-cap", cfg.RoomCap, "people per room with video, enforced by the call app")
+	fs.StringVar(&cfg.HTTPSAddr, "https", cfg.HTTPSAddr, "HTTPS address of the call app (:443 on the box); empty turns the web server off")
+	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP address of the captive portal and redirect (:80 on the box); empty turns it off")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for HTTPS instead of the self-signed one (with --tls-key)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM key for --tls-cert")
+	fs.StringVar(&cfg.TURNClients, "turn-clients", cfg.TURNClients, "comma-separated client subnets allowed to use TURN; empty = loopback plus the advertised addresses' subnets")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Parse(os.Args[1:])
+	if *showVersion {
+		fmt.Println(version)
+		return
+	}
+	cfg.Version = version
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "hub:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/kibitzbox/kibitzbox/internal/galaxy"
+	"github.com/kibitzbox/kibitzbox/internal/hub"
+	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/status"
+	"github.com/kibitzbox/kibitzbox/internal/turnrelay"
+	"github.com/kibitzbox/kibitzbox/internal/web"
+)
+
+// config is everything the flags set.
+type config struct {
+	StateDir     string
+	Advertise    string
+	Port         int
+	TURNPort     int
+	Discoverable bool
+	StatusAddr   string
+	Room         string
+	RoomCap      int
+	HTTPSAddr    string
+	HTTPAddr     string
+	TLSCert      string
+	TLSKey       string
+	TURNClients  string
+	LogLevel     string
+	Version      string
+}
+
+func defaultConfig() config {
+	return config{
+		StateDir:     "./state",
+		Port:         galaxy.DiscoveryPort,
+		TURNPort:     galaxy.DiscoveryTURNPort,
+		Discoverable: true,
+		StatusAddr:   status.HubAddr,
+		Room:         "lobby",
+		RoomCap:      8,
+		HTTPSAddr:    ":8443",
+		HTTPAddr:     ":8080",
+		LogLevel:     "info",
+		Version:      "dev",
+	}
+}
+
+// run starts everything and blocks until ctx ends or a part fails.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", cfg.LogLevel, err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	advertise, err := advertiseAddrs(cfg.Advertise, log)
+	if err != nil {
+		return err
+	}
+	device, err := galaxy.LoadOrCreateIdentity(cfg.StateDir, log)
+	if err != nil {
+		return err
+	}
+	identities := []*galaxy.Identity{device}
+	if cfg.Discoverable {
+		disc, err := galaxy.Discovery()
+		if err != nil {
+			return err
+		}
+		identities = append(identities, disc)
+		if cfg.Port != galaxy.DiscoveryPort || cfg.TURNPort != galaxy.DiscoveryTURNPort {
+			log.Warn("discovery needs --port 4711 and --turn-port 3478; kibitz.chat will not find this hub", "port", cfg.Port, "turn_port", cfg.TURNPort)
+		}
+	}
+	h, err := hub.New(hub.Config{
+		ListenAddr: net.JoinHostPort("0.0.0.0", fmt.Sprint(cfg.Port)),
+		Identities: identities,
+		StateDir:   cfg.StateDir,
+		Limits:     hub.DefaultLimits(),
+		Logger:     log.With("part", "hub"),
+	})
+	if err != nil {
+		return err
+	}
+	hubPort := int(h.LocalAddr().Port())
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	start := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errOnce.Do(func() { firstErr = fmt.Errorf("%s: %w", name, err) })
+				cancel()
+			}
+		}()
+	}
+	start("hub", h.Run)
+
+	turnPort := 0
+	var relay *turnrelay.Server
+	if cfg.TURNPort >= 0 {
+		clientNets, err := turnClientNets(cfg.TURNClients, advertise)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		users := map[string]string{device.TURNUser: device.TURNPass}
+		if cfg.Discoverable {
+			users[galaxy.DiscoveryTURNUser] = galaxy.DiscoveryTURNPass
+		}
+		relay, err = turnrelay.New(turnrelay.Config{
+			Port:       cfg.TURNPort,
+			RelayIP:    advertise[0],
+			ClientNets: clientNets,
+			Users:      users,
+			Realm:      galaxy.TURNRealm,
+			Logger:     log.With("part", "turn"),
+		})
+		if err != nil {
+			// Calls still work between browsers that reach each other
+			// directly; the blob falls back to g1.
+			log.Error("TURN relay not started; links carry no TURN", "err", err)
+			relay = nil
+		} else {
+			turnPort = int(relay.Addr().Port())
+			start("turn", relay.Run)
+		}
+	}
+
+	eps := make([]galaxy.Endpoint, len(advertise))
+	for i, a := range advertise {
+		eps[i] = galaxy.Endpoint{Addr: a.String(), Port: hubPort}
+	}
+	blob := device.Blob(turnPort, eps).String()
+	kibitzLink := func(room string) string { return galaxy.KibitzLink(blob, room) }
+
+	var webSrv *web.Server
+	if cfg.HTTPSAddr != "" {
+		webSrv, err = web.New(web.Config{
+			StateDir:     cfg.StateDir,
+			HTTPSAddr:    cfg.HTTPSAddr,
+			HTTPAddr:     cfg.HTTPAddr,
+			TLSCertFile:  cfg.TLSCert,
+			TLSKeyFile:   cfg.TLSKey,
+			AdvertiseIPs: advertise,
+			DefaultRoom:  cfg.Room,
+			RoomCap:      cfg.RoomCap,
+			Blob:         func() string { return blob },
+			KibitzLink:   kibitzLink,
+			Logger:       log.With("part", "web"),
+		})
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		start("web", webSrv.Run)
+	}
+	appURL := ""
+	if webSrv != nil {
+		appURL = webSrv.AppURL(cfg.Room)
+	}
+
+	st := &statusSource{cfg: cfg, hub: h, relay: relay, blob: blob, appURL: appURL, kibitzURL: kibitzLink(cfg.Room), turnPort: turnPort}
+	if cfg.StatusAddr != "" {
+		handler := status.Handler(func() any { return st.doc() }, st.writeMetrics)
+		start("status", func(ctx context.Context) error { return status.Serve(ctx, cfg.StatusAddr, handler) })
+	}
+
+	printBanner(out, blob, appURL, kibitzLink(cfg.Room), log)
+	log.Info("hub running", "version", cfg.Version, "udp_port", hubPort, "turn_port", turnPort, "advertise", advertise, "discoverable", cfg.Discoverable, "state", cfg.StateDir)
+	wg.Wait()
+	return firstErr
+}
+
+func printBanner(out io.Writer, blob, appURL, kibitzURL string, log *slog.Logger) {
+	qrText := appURL
+	if qrText == "" {
+		qrText = kibitzURL
+	}
+	fmt.Fprintln(out, "Kibitz Box hub")
+	if appURL != "" {
+		fmt.Fprintln(out, "APP   ", appURL)
+	}
+	fmt.Fprintln(out, "LINK  ", kibitzURL)
+	fmt.Fprintln(out, "BLOB  ", blob)
+	q, err := qrcode.New(qrText, qrcode.Low)
+	if err != nil {
+		log.Warn("QR code", "err", err)
+		return
+	}
+	fmt.Fprint(out, q.ToSmallString(false))
+}
+
+// advertiseAddrs parses --advertise or, when empty, finds this machine's
+// private IPv4 addresses (192.168/16 first, then 10/8, then the rest, like
+// the original hub), falling back to loopback.
+func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
+	var out []netip.Addr
+	if strings.TrimSpace(flagValue) != "" {
+		for _, f := range strings.Split(flagValue, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(f))
+			if err != nil || !a.Is4() {
+				return nil, fmt.Errorf("--advertise: %q is not an IPv4 address", f)
+			}
+			out = append(out, a)
+		}
+		return out, nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		log.Warn("list interface addresses", "err", err)
+	}
+	for _, ia := range addrs {
+		p, err := netip.ParsePrefix(ia.String())
+		if err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() {
+			continue
+		}
+		out = append(out, p.Addr())
+	}
+	rank := func(a netip.Addr) int {
+		b := a.As4()
+		switch {
+		case b[0] == 192 && b[1] == 168:
+			return 0
+		case b[0] == 10:
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
+	if len(out) == 0 {
+		log.Warn("no private LAN address found; advertising 127.0.0.1 (only this computer can join)")
+		out = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	}
+	return out, nil
+}
+
+// turnClientNets parses --turn-clients or builds the default: loopback plus
+// the subnet of each advertised address (from the interface that has it,
+// else its /24).
+func turnClientNets(flagValue string, advertise []netip.Addr) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	if strings.TrimSpace(flagValue) != "" {
+		for _, f := range strings.Split(flagValue, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(f))
+			if err != nil {
+				return nil, fmt.Errorf("--turn-clients: %w", err)
+			}
+			out = append(out, p.Masked())
+		}
+		return out, nil
+	}
+	out = append(out, netip.MustParsePrefix("127.0.0.0/8"))
+	ifAddrs, _ := net.InterfaceAddrs()
+	for _, a := range advertise {
+		p := netip.PrefixFrom(a, 24).Masked()
+		for _, ia := range ifAddrs {
+			if ip, err := netip.ParsePrefix(ia.String()); err == nil && ip.Addr() == a {
+				p = ip.Masked()
+			}
+		}
+		if !slices.Contains(out, p) && !out[0].Contains(a) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// statusSource builds the /status document and /metrics.
+type statusSource struct {
+	cfg       config
+	hub       *hub.Hub
+	relay     *turnrelay.Server
+	blob      string
+	appURL    string
+	kibitzURL string
+	turnPort  int
+
+	mu        sync.Mutex
+	lastBytes uint64
+	lastAt    time.Time
+	rate      float64
+}
+
+func (s *statusSource) doc() status.Hub {
+	hs := s.hub.Stats()
+	d := status.Hub{
+		Version:       s.cfg.Version,
+		UptimeSeconds: hs.Uptime.Seconds(),
+		Blob:          s.blob,
+		AppURL:        s.appURL,
+		KibitzURL:     s.kibitzURL,
+		DefaultRoom:   galaxy.NormalizeRoom(s.cfg.Room),
+		Discoverable:  s.cfg.Discoverable,
+		Sessions:      hs.Sessions,
+		Rooms:         []status.Room{},
+		Drops:         hs.Drops,
+	}
+	for _, r := range hs.Rooms {
+		d.Rooms = append(d.Rooms, status.Room{Name: r.Name, Members: r.Members})
+		if r.Name != "" {
+			d.InCall += r.Members
+		}
+	}
+	d.TURN.Port = s.turnPort
+	if s.relay != nil {
+		ts := s.relay.Stats()
+		d.TURN.Allocations = ts.Allocations
+		d.TURN.RelayedBytes = ts.RelayedBytes
+		d.TURN.RefusedRequests = ts.Refused
+		d.TURN.BytesPerSecond = s.byteRate(ts.RelayedBytes)
+	}
+	return d
+}
+
+// byteRate is the relayed byte rate since the previous status request
+// (at least a second apart, so a fast poller sees a steady figure).
+func (s *statusSource) byteRate(total uint64) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if s.lastAt.IsZero() {
+		s.lastAt, s.lastBytes = now, total
+		return 0
+	}
+	if el := now.Sub(s.lastAt); el >= time.Second {
+		s.rate = float64(total-s.lastBytes) / el.Seconds()
+		s.lastAt, s.lastBytes = now, total
+	}
+	return s.rate
+}
+
+func (s *statusSource) writeMetrics(w *metrics.Writer) {
+	hs := s.hub.Stats()
+	w.Gauge("kibitz_hub_uptime_seconds", "Seconds since the hub started.", hs.Uptime.Seconds(), nil)
+	w.Gauge("kibitz_hub_sessions", "Open hub sessions.", float64(hs.Sessions), nil)
+	w.Gauge("kibitz_hub_remotes", "Addresses with a session or a handshake in progress.", float64(hs.Remotes), nil)
+	w.Counter("kibitz_hub_sessions_opened_total", "Hub sessions opened.", float64(hs.Joins), nil)
+	w.Counter("kibitz_hub_frames_received_total", "Frames read from clients.", float64(hs.FramesIn), nil)
+	w.Counter("kibitz_hub_frames_sent_total", "Frames written to clients.", float64(hs.FramesOut), nil)
+	w.Gauge("kibitz_hub_rooms", "Rooms with at least one member.", float64(len(hs.Rooms)), nil)
+	reasons := make([]string, 0, len(hs.Drops))
+	for r := range hs.Drops {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		w.Counter("kibitz_hub_dropped_total", "Frames or packets the hub discarded, by reason.", float64(hs.Drops[r]), metrics.Labels{"reason": r})
+	}
+	if s.relay != nil {
+		s.relay.WriteMetrics(w)
+	}
+}
