@@ -506,3 +506,7 @@ func FuzzHandlePacket(f *testing.F) {
 		}
 	})
 }
+
+func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
+func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func discardLogger() *slog.Logger      { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

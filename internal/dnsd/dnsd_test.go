@@ -129,7 +129,7 @@ func TestConfigChecks(t *testing.T) {
 }
 
 // startLoopback runs a server on ephemeral loopback ports.
-func startLoopback(t *testing.T) (*Server, string, string) {
+func startLoopback(t testing.TB) (*Server, string, string) {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -157,7 +157,7 @@ func startLoopback(t *testing.T) (*Server, string, string) {
 	return s, pc.LocalAddr().String(), ln.Addr().String()
 }
 
-func exchange(t *testing.T, network, addr string, m *dns.Msg) *dns.Msg {
+func exchange(t testing.TB, network, addr string, m *dns.Msg) *dns.Msg {
 	t.Helper()
 	c := &dns.Client{Net: network, Timeout: 3 * time.Second}
 	var r *dns.Msg
