@@ -1,6 +1,9 @@
 # internal/web: the HTTPS app server and the port-80 captive portal.
-# Its tests are plain go tests on loopback (part of `go test ./...`); they
-# need no extra packages. `make bench` prints the server's figures.
+# Its tests are go tests on loopback (part of `go test ./...`); one of them
+# loads the served app in headless chromium to prove getUserMedia is allowed
+# there. `make bench` prints the server's figures.
+
+APT_PACKAGES += chromium
 
 .PHONY: bench-web
 BENCH_TARGETS += bench-web

@@ -79,6 +79,7 @@ func TestAppURL(t *testing.T) {
 		{"[::]:443", []netip.Addr{netip.MustParseAddr("fd00::1")}, "", "https://[fd00::1]/"},
 		{"[::]:8443", []netip.Addr{netip.MustParseAddr("fd00::1")}, "a b", "https://[fd00::1]:8443/#a%20b"},
 		{"0.0.0.0:8443", nil, "lobby", "https://localhost:8443/#lobby"},
+		{"[::]:443", []netip.Addr{netip.MustParseAddr("fe80::1%wlan0")}, "x", "https://[fe80::1]/#x"},
 	}
 	for _, tc := range cases {
 		s := &Server{cfg: Config{AdvertiseIPs: tc.ips}, httpsLn: fakeListener{tc.listen}}

@@ -102,6 +102,12 @@ var (
 		"www.msftconnecttest.com":          probeWinTest,
 		"www.msftncsi.com":                 probeWinNCSI,
 		"connectivity-check.archlinux.org": probeNM,
+		// Hosts older iOS versions probe with random paths.
+		"www.appleiphonecell.com": probeApple,
+		"www.ibook.info":          probeApple,
+		"www.itools.info":         probeApple,
+		"www.airport.us":          probeApple,
+		"www.thinkdifferent.us":   probeApple,
 	}
 )
 

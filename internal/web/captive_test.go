@@ -47,6 +47,8 @@ func TestCaptiveProbes(t *testing.T) {
 			[]string{"Safari", "then Done"}, 200, appleSuccess, false},
 		{"apple other host", "www.apple.com", "/library/test/success.html", uaIPhone, osIOS,
 			[]string{"Safari"}, 200, appleSuccess, false},
+		{"old iOS random host", "www.ibook.info", "/Xq3/k9c.html", uaCNA, osIOS,
+			[]string{"Safari"}, 200, appleSuccess, false},
 		{"macOS", "captive.apple.com", "/hotspot-detect.html", uaMac, osMacOS,
 			[]string{"Click Continue", "Chrome"}, 200, appleSuccess, false},
 		{"android generate_204", "connectivitycheck.gstatic.com", "/generate_204", uaAndroidProbe, osAndroid,

@@ -45,7 +45,8 @@ type Config struct {
 	AdvertiseIPs []netip.Addr
 	// DefaultRoom is the room of /api/join and the QR page ("lobby").
 	DefaultRoom string
-	// RoomCap is the number of video participants per room, for the app.
+	// RoomCap is the number of video participants per room, for the app
+	// (default 8).
 	RoomCap int
 	// Blob returns the hub's current g2 blob.
 	Blob func() string
@@ -96,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.DefaultRoom == "" {
 		cfg.DefaultRoom = "lobby"
+	}
+	if cfg.RoomCap <= 0 {
+		cfg.RoomCap = 8
 	}
 	if cfg.Blob == nil {
 		cfg.Blob = func() string { return "" }
@@ -164,7 +168,7 @@ func (s *Server) AppURL(room string) string {
 // localhost on a machine that advertises none.
 func (s *Server) primaryHost() string {
 	if len(s.cfg.AdvertiseIPs) > 0 {
-		return s.cfg.AdvertiseIPs[0].Unmap().String()
+		return s.cfg.AdvertiseIPs[0].Unmap().WithZone("").String()
 	}
 	return "localhost"
 }
