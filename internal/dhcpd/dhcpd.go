@@ -53,10 +53,10 @@ const maxPoolSize = 1 << 16
 
 // Server is a DHCPv4 server. Create it with New and start it with Run.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	warn *rateLog
-	now  func() time.Time
+	cfg     Config
+	log     *slog.Logger
+	limited *rateLog
+	now     func() time.Time
 
 	mask net.IPMask
 	opts []dhcpv4.Option // options every OFFER/ACK carries
@@ -98,7 +98,7 @@ func newServer(cfg Config, now func() time.Time) (*Server, error) {
 		table: newLeaseTable(cfg.ServerIP, cfg.PoolStart, cfg.PoolEnd, cfg.LeaseTime),
 		stats: Stats{Drops: map[string]uint64{}},
 	}
-	s.warn = newRateLog(s.log, 10*time.Second, func() time.Time { return s.now() })
+	s.limited = newRateLog(s.log, 10*time.Second, func() time.Time { return s.now() })
 	sip := net.IP(cfg.ServerIP.AsSlice())
 	s.opts = []dhcpv4.Option{
 		dhcpv4.OptServerIdentifier(sip),
@@ -185,7 +185,7 @@ func (s *Server) save() {
 	f := s.table.snapshot(s.now())
 	s.mu.Unlock()
 	if err := statefile.WriteJSON(s.cfg.LeaseFile, f, 0o600); err != nil {
-		s.warn.Warn("save_failed", "dhcpd: cannot save leases", "err", err)
+		s.limited.Log(slog.LevelWarn, "save_failed", "dhcpd: cannot save leases", "err", err)
 	}
 }
 
@@ -245,13 +245,15 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn) error {
 			return fmt.Errorf("dhcpd: read on %s: %w", s.cfg.Interface, err)
 		}
 		reply, dst, changed := s.handlePacket(buf[:n], peer)
+		if changed {
+			// Persist before the ACK leaves: after a power cut the box
+			// must not forget an address a phone was told it owns.
+			s.save()
+		}
 		if reply != nil {
 			if _, err := conn.WriteTo(reply.ToBytes(), dst); err != nil {
-				s.warn.Warn("send_failed", "dhcpd: cannot send reply", "to", dst, "err", err)
+				s.limited.Log(slog.LevelWarn, "send_failed", "dhcpd: cannot send reply", "to", dst, "err", err)
 			}
-		}
-		if changed {
-			s.save()
 		}
 	}
 }
@@ -288,7 +290,7 @@ func (s *Server) drop(reason, msg string, args ...any) {
 	s.mu.Lock()
 	s.stats.Drops[reason]++
 	s.mu.Unlock()
-	s.warn.Warn(reason, msg, args...)
+	s.limited.Log(slog.LevelWarn, reason, msg, args...)
 }
 
 func (s *Server) count(field *uint64) {
@@ -364,15 +366,19 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 			return nil, false
 		}
 		s.mu.Lock()
-		ok := s.table.bind(client, mac, hostname, ip, now)
+		ok, renewed := s.table.bind(client, mac, hostname, ip, now)
 		s.mu.Unlock()
 		if !ok {
 			s.count(&s.stats.Naks)
-			s.log.Info("dhcpd NAK", "mac", mac, "ip", ip)
+			s.limited.Log(slog.LevelInfo, "nak", "dhcpd NAK: address not available to this client", "mac", mac, "ip", ip)
 			return s.nak(req), false
 		}
 		s.count(&s.stats.Acks)
-		s.log.Info("dhcpd lease", "mac", mac, "ip", ip, "hostname", hostname)
+		if renewed {
+			s.log.Debug("dhcpd renew", "mac", mac, "ip", ip)
+		} else {
+			s.log.Info("dhcpd lease", "mac", mac, "ip", ip, "hostname", hostname)
+		}
 		return s.reply(req, dhcpv4.MessageTypeAck, ip), true
 
 	case dhcpv4.MessageTypeRelease:

@@ -510,3 +510,26 @@ func FuzzHandlePacket(f *testing.F) {
 func mustAddr(s string) netip.Addr     { return netip.MustParseAddr(s) }
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func discardLogger() *slog.Logger      { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestDropLogsAreRateLimited(t *testing.T) {
+	clock := &fakeClock{time.Now()}
+	cfg := testConfig(t, "10.42.0.250")
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s := newTestServer(t, cfg, clock)
+	peer := &net.UDPAddr{IP: net.IPv4zero, Port: 68}
+	for range 100 {
+		s.handlePacket([]byte{1, 2, 3}, peer)
+	}
+	if n := strings.Count(logs.String(), "malformed packet dropped"); n != 1 {
+		t.Fatalf("%d log lines for 100 malformed packets within a second, want 1:\n%s", n, logs.String())
+	}
+	clock.advance(11 * time.Second)
+	s.handlePacket([]byte{1, 2, 3}, peer)
+	if n := strings.Count(logs.String(), "malformed packet dropped"); n != 2 || !strings.Contains(logs.String(), "suppressed_since_last=99") {
+		t.Fatalf("after the interval want a second line counting 99 suppressed:\n%s", logs.String())
+	}
+	if got := s.Stats().Drops["malformed"]; got != 101 {
+		t.Fatalf("malformed drops %d, want 101 (counting is not rate-limited)", got)
+	}
+}

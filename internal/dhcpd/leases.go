@@ -143,21 +143,23 @@ func (t *leaseTable) offer(client string, mac net.HardwareAddr, hostname string,
 // bind turns an offer into a lease or renews one (REQUEST). We are the only
 // server on the AP's link, so we answer authoritatively: a client without a
 // binding (our state was lost, or its lease expired) still gets ip if ip is
-// free. It returns false when the client must be NAKed.
-func (t *leaseTable) bind(client string, mac net.HardwareAddr, hostname string, ip netip.Addr, now time.Time) bool {
+// free. ok is false when the client must be NAKed; renewed tells a renewal
+// of a live lease from a new one.
+func (t *leaseTable) bind(client string, mac net.HardwareAddr, hostname string, ip netip.Addr, now time.Time) (ok, renewed bool) {
 	b := t.byClient[client]
 	if b == nil || b.ip != ip {
 		if !t.available(ip, client, now) {
-			return false
+			return false, false
 		}
 		b = t.assign(client, mac, hostname, ip)
 	}
+	renewed = b.bound && b.active(now)
 	b.mac, b.bound = mac, true
 	if hostname != "" {
 		b.hostname = hostname
 	}
 	b.expiry = now.Add(t.leaseTime)
-	return true
+	return true, renewed
 }
 
 // release ends client's lease on ip early but keeps the binding, so the

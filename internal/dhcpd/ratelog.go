@@ -1,6 +1,7 @@
 package dhcpd
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -23,9 +24,10 @@ func newRateLog(log *slog.Logger, interval time.Duration, now func() time.Time) 
 	return &rateLog{log: log, interval: interval, now: now, last: map[string]time.Time{}, held: map[string]int{}}
 }
 
-// Warn logs msg for reason unless a line for reason was logged within the
-// interval. The set of reasons is fixed by the code, so the maps stay small.
-func (r *rateLog) Warn(reason, msg string, args ...any) {
+// Log logs msg at level for reason unless a line for reason was logged
+// within the interval. The set of reasons is fixed by the code, so the maps
+// stay small.
+func (r *rateLog) Log(level slog.Level, reason, msg string, args ...any) {
 	r.mu.Lock()
 	now := r.now()
 	last, seen := r.last[reason]
@@ -41,5 +43,5 @@ func (r *rateLog) Warn(reason, msg string, args ...any) {
 	if suppressed > 0 {
 		args = append(args, "suppressed_since_last", suppressed)
 	}
-	r.log.Warn(msg, append(args, "reason", reason)...)
+	r.log.Log(context.Background(), level, msg, append(args, "reason", reason)...)
 }

@@ -50,10 +50,10 @@ const maxTCPConns = 64
 
 // Server is the captive DNS server.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	warn *rateLog
-	ttl  uint32
+	cfg     Config
+	log     *slog.Logger
+	limited *rateLog
+	ttl     uint32
 
 	answered, empty, refused, formerr, notimp, invalid atomic.Uint64
 }
@@ -90,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, ttl: uint32(cfg.TTL / time.Second)}
-	s.warn = newRateLog(s.log, 10*time.Second, time.Now)
+	s.limited = newRateLog(s.log, 10*time.Second, time.Now)
 	return s, nil
 }
 
@@ -138,7 +138,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	invalid := func(m []byte, err error) {
 		s.invalid.Add(1)
-		s.warn.Warn("unparsable", "dnsd: unparsable query", "len", len(m), "err", err)
+		s.limited.Log(slog.LevelWarn, "unparsable", "dnsd: unparsable query", "len", len(m), "err", err)
 	}
 	handler := dns.HandlerFunc(s.serveDNS)
 	servers := []*dns.Server{
@@ -251,7 +251,7 @@ func (s *Server) Respond(req *dns.Msg) *dns.Msg {
 func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := s.Respond(req)
 	if err := w.WriteMsg(m); err != nil {
-		s.warn.Warn("write_failed", "dnsd: cannot send reply", "to", w.RemoteAddr(), "err", err)
+		s.limited.Log(slog.LevelWarn, "write_failed", "dnsd: cannot send reply", "to", w.RemoteAddr(), "err", err)
 	}
 }
 
