@@ -259,10 +259,17 @@ exit 0
 		if err := os.WriteFile(conf, []byte("request subnet-mask, routers, domain-name-servers, dhcp-lease-time, v4-captive-portal;\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// Debian ships an AppArmor profile for /usr/sbin/dhclient that
+		// forbids our temp files and script; a copy at another path is
+		// not confined, wherever AppArmor is enforcing.
+		dhclient := filepath.Join(dir, "dhclient")
+		if err := copyFile(testenv.RequireProgram(t, "dhclient")[0], dhclient); err != nil {
+			t.Fatal(err)
+		}
 		args := []string{"-4", "-v", "-cf", conf, "-lf", lf, "-pf", pf, "-sf", "/bin/true"}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		cmd := tp.sta.Command(ctx, "dhclient", append(append([]string{"-d", "-1"}, args...), "sta0")...)
+		cmd := tp.sta.Command(ctx, dhclient, append(append([]string{"-d", "-1"}, args...), "sta0")...)
 		var log strings.Builder
 		cmd.Stdout, cmd.Stderr = &log, &log
 		if err := cmd.Start(); err != nil {
@@ -307,7 +314,7 @@ exit 0
 			t.Errorf("server lease %q for %s does not match dhclient's", ip, mac)
 		}
 		// dhclient -r releases the lease and stops the running client.
-		if out, err := tp.sta.Run(30*time.Second, "dhclient", append(append([]string{"-r"}, args...), "sta0")...); err != nil {
+		if out, err := tp.sta.Run(30*time.Second, dhclient, append(append([]string{"-r"}, args...), "sta0")...); err != nil {
 			t.Errorf("dhclient -r: %v\n%s", err, out)
 		}
 		select {
@@ -389,4 +396,12 @@ exit 0
 			}
 		}
 	})
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o755)
 }
