@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -99,7 +100,15 @@ func (l fakeListener) Addr() net.Addr {
 
 // TestQRPage decodes the QR page's PNGs back into the two links.
 func TestQRPage(t *testing.T) {
-	s := startServer(t, testConfig(t))
+	cfg := testConfig(t)
+	var logs lockedBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := startServer(t, cfg)
+	defer func() {
+		if strings.Contains(logs.String(), "test+blob") || strings.Contains(logs.String(), "test%2Bblob") {
+			t.Errorf("the blob (it holds the hub's ICE password) was logged:\n%s", logs.String())
+		}
+	}()
 	c := httpsClient(t, s, "")
 	base := "https://" + s.HTTPSAddr().String()
 	for _, room := range []string{"", "Room 7"} {

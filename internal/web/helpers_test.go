@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -166,4 +167,22 @@ func get(t testing.TB, c *http.Client, url, host, ua string) (*http.Response, st
 		t.Fatalf("read %s: %v", url, err)
 	}
 	return resp, string(body)
+}
+
+// lockedBuffer is a log sink that tests can read while servers write.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/netip"
@@ -184,7 +185,12 @@ func TestCorruptKeyRegenerated(t *testing.T) {
 	if err := os.WriteFile(keyPath, []byte("-----BEGIN PRIVATE KEY-----\ngarbage\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var logs lockedBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	s := startServer(t, cfg)
+	if !strings.Contains(logs.String(), "moving it aside") {
+		t.Errorf("no log line about the corrupt certificate:\n%s", logs.String())
+	}
 	if s.CertFingerprint() == before {
 		t.Fatalf("kept the certificate whose key is corrupt")
 	}
