@@ -190,8 +190,9 @@ func (s *Server) save() {
 }
 
 // sweepInterval is how often Run drops stale quarantines and refreshes the
-// remaining durations in the lease file.
-const sweepInterval = time.Minute
+// remaining durations in the lease file (only while leases are live, to
+// spare the SD card).
+const sweepInterval = 5 * time.Minute
 
 // Run serves DHCP on the configured interface until ctx ends. Packets are
 // handled one at a time, which bounds the work a flood can cause.
@@ -225,8 +226,11 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn) error {
 			case <-tick.C:
 				s.mu.Lock()
 				s.table.sweep(s.now())
+				live := len(s.table.leases(s.now())) > 0
 				s.mu.Unlock()
-				s.save()
+				if live {
+					s.save()
+				}
 			}
 		}
 	}()
