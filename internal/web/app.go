@@ -201,6 +201,7 @@ func (s *Server) Join() JoinInfo {
 func (s *Server) httpsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/join", func(w http.ResponseWriter, r *http.Request) {
+		s.counters.joins.Add(1)
 		writeJSON(w, "application/json", s.Join())
 	})
 	mux.HandleFunc("GET /qr", s.serveQRPage)
@@ -213,6 +214,7 @@ func (s *Server) httpsHandler() http.Handler {
 			return
 		}
 		if f.name == "index.html" {
+			s.counters.appLoads.Add(1)
 			// A guest who reached the app in a real browser is through the
 			// portal: stop showing them the splash.
 			s.releaseClient(r, "opened the app")

@@ -313,12 +313,18 @@ func (s *Server) captiveHandler() http.Handler {
 		released := s.isReleased(r)
 		switch {
 		case p != nil && released:
+			s.counters.successes.Add(1)
 			p.success(w)
 		case p != nil:
-			s.renderSplash(w, r, detectOS(p, r.UserAgent()), false)
+			s.counters.splashes.Add(1)
+			os := detectOS(p, r.UserAgent())
+			s.log.Debug("web: captive splash", "client", r.RemoteAddr, "host", host, "path", path, "os", os)
+			s.renderSplash(w, r, os, false)
 		case host == "www.msftconnecttest.com" && path == "/redirect" && !released:
+			s.counters.splashes.Add(1)
 			s.renderSplash(w, r, osWindows, false)
 		default:
+			s.counters.redirects.Add(1)
 			http.Redirect(w, r, s.httpsRedirect(r), http.StatusFound)
 		}
 	})

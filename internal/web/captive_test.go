@@ -201,6 +201,11 @@ func TestReleaseOnAppLoad(t *testing.T) {
 	if resp, _ := get(t, httpClient(src), base+"/generate_204", "", uaAndroidProbe); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("after opening the app: %d, want 204", resp.StatusCode)
 	}
+	get(t, httpClient(src), "http://"+s.HTTPAddr().String()+"/elsewhere", "", "")
+	want := Stats{CaptiveClients: 1, Splashes: 1, ProbeSuccesses: 1, Redirects: 1, AppLoads: 1}
+	if got := s.Stats(); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
 }
 
 // TestCaptiveAPI checks the RFC 8908 document before and after release.

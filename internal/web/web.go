@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	webapp "github.com/kibitzbox/kibitzbox/web"
@@ -76,6 +77,7 @@ type Server struct {
 	httpLn   net.Listener
 	app      *appFiles
 	released *releaseTable
+	counters counters
 
 	runOnce sync.Once
 }
@@ -112,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:      cfg,
-		log:      cfg.Logger.With("component", "web"),
+		log:      cfg.Logger,
 		released: newReleaseTable(cfg.MaxClients, cfg.ReleaseTTL, time.Now),
 	}
 
@@ -272,5 +274,38 @@ func (s *Server) run(ctx context.Context) error {
 			first = err
 		}
 	}
+	s.log.Info("web: stopped", "err", first)
 	return first
+}
+
+// counters count what the servers did, for the hub's metrics.
+type counters struct {
+	splashes, successes, redirects, appLoads, joins atomic.Uint64
+}
+
+// Stats is a snapshot of the web servers' counters.
+type Stats struct {
+	// CaptiveClients is the number of clients released from the portal.
+	CaptiveClients int `json:"captive_clients"`
+	// Splashes counts probes answered with the splash (not yet released),
+	// ProbeSuccesses probes answered "online", Redirects port-80 requests
+	// sent to HTTPS.
+	Splashes       uint64 `json:"splashes"`
+	ProbeSuccesses uint64 `json:"probe_successes"`
+	Redirects      uint64 `json:"redirects"`
+	// AppLoads counts loads of the app page, Joins /api/join requests.
+	AppLoads uint64 `json:"app_loads"`
+	Joins    uint64 `json:"joins"`
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		CaptiveClients: s.released.len(),
+		Splashes:       s.counters.splashes.Load(),
+		ProbeSuccesses: s.counters.successes.Load(),
+		Redirects:      s.counters.redirects.Load(),
+		AppLoads:       s.counters.appLoads.Load(),
+		Joins:          s.counters.joins.Load(),
+	}
 }
