@@ -5,8 +5,10 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/pion/stun/v4"
+	"golang.org/x/net/ipv4"
 )
 
 // guardConn wraps one listener socket for pion. It drops datagrams from
@@ -18,31 +20,145 @@ import (
 // without the port, no client address), so they look here for the rest.
 type guardConn struct {
 	*net.UDPConn
-	srv *Server
+	srv   *Server
+	batch *ipv4.PacketConn // recvmmsg/sendmmsg on the same socket
+
+	// Read batch, only touched by the listener's goroutine.
+	rmsgs       []ipv4.Message
+	rnext, rlen int
+
+	// Outgoing ChannelData to clients, sent with one sendmmsg before the
+	// listener blocks for more input or when the batch is full.
+	wmu     sync.Mutex
+	wmsgs   []ipv4.Message // guarded by wmu
+	wlen    int            // guarded by wmu
+	reading bool           // guarded by wmu; false while blocked in recvmmsg
 
 	// Only touched by the goroutine pion runs for this listener.
 	current netip.AddrPort   // source of the datagram being handled
 	peers   []netip.AddrPort // XOR-PEER-ADDRESS values of a CreatePermission or ChannelBind request
+	// The net.Addr handed to pion for current; reused while the source
+	// stays the same, which saves an allocation per media datagram.
+	currentAddr *net.UDPAddr
+}
+
+// batchLen is how many datagrams one recvmmsg/sendmmsg moves at most.
+const batchLen = 32
+
+// readBufLen bounds a datagram read; longer ones are truncated, and pion
+// drops anything that fills its 1600-byte buffer.
+const readBufLen = 2048
+
+func newGuardConn(c *net.UDPConn, s *Server) *guardConn {
+	g := &guardConn{
+		UDPConn: c,
+		srv:     s,
+		batch:   ipv4.NewPacketConn(c),
+		rmsgs:   make([]ipv4.Message, batchLen),
+		wmsgs:   make([]ipv4.Message, batchLen),
+	}
+	for i := range g.rmsgs {
+		g.rmsgs[i].Buffers = [][]byte{make([]byte, readBufLen)}
+		g.wmsgs[i].Buffers = [][]byte{make([]byte, channelHeader+maxRelayPacket)}
+	}
+	return g
+}
+
+// next returns the next datagram, reading a new batch when the last is used
+// up. Pending sends go out first, since the read may block.
+func (g *guardConn) next() (*ipv4.Message, error) {
+	for g.rnext >= g.rlen {
+		g.flush(false)
+		n, err := g.batch.ReadBatch(g.rmsgs, 0)
+		if err != nil {
+			return nil, err
+		}
+		g.wmu.Lock()
+		g.reading = true
+		g.wmu.Unlock()
+		g.rnext, g.rlen = 0, n
+	}
+	m := &g.rmsgs[g.rnext]
+	g.rnext++
+	return m, nil
+}
+
+// sendChannelData queues ChannelData (channel num, payload p) for the client
+// at to, to go out with the listener's next sendmmsg.
+func (g *guardConn) sendChannelData(num uint16, p []byte, to *net.UDPAddr) {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	m := &g.wmsgs[g.wlen]
+	b := m.Buffers[0][:cap(m.Buffers[0])]
+	binary.BigEndian.PutUint16(b[0:2], num)
+	binary.BigEndian.PutUint16(b[2:4], uint16(len(p)))
+	n := copy(b[channelHeader:], p)
+	m.Buffers[0] = b[:channelHeader+n]
+	m.Addr = to
+	g.wlen++
+	// Called from elsewhere than the read loop (or that loop is about to
+	// block): nobody would flush soon, so send now.
+	if g.wlen == len(g.wmsgs) || !g.reading {
+		g.flushLocked()
+	}
+}
+
+// flush sends the queued ChannelData and records whether the read loop will
+// come back to flush again (false: it is about to block in recvmmsg).
+func (g *guardConn) flush(keepReading bool) {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	g.reading = keepReading
+	g.flushLocked()
+}
+
+func (g *guardConn) flushLocked() {
+	sent := 0
+	for tries := 0; sent < g.wlen && tries < batchLen; tries++ {
+		n, err := g.batch.WriteBatch(g.wmsgs[sent:g.wlen], 0)
+		if err != nil {
+			break
+		}
+		sent += n
+	}
+	cnt := g.srv.count
+	var bytes uint64
+	for _, m := range g.wmsgs[:sent] {
+		bytes += uint64(len(m.Buffers[0]) - channelHeader)
+	}
+	cnt.relayedBytes.Add(bytes)
+	cnt.relayedPackets.Add(uint64(sent))
+	// Failed sends (e.g. ENOBUFS): lost like any UDP datagram.
+	cnt.droppedSendFailed.Add(uint64(g.wlen - sent))
+	g.wlen = 0
 }
 
 // ReadFrom returns the next datagram from a client network.
 func (g *guardConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		n, ap, err := g.UDPConn.ReadFromUDPAddrPort(p)
+		m, err := g.next()
 		if err != nil {
-			return n, nil, err
+			return 0, nil, err
 		}
+		ua, ok := m.Addr.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		n := copy(p, m.Buffers[0][:m.N])
+		ap := ua.AddrPort()
 		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		if !g.srv.fromClientNet(ap.Addr()) {
 			g.srv.count.refusedClientNet.Add(1)
 			continue
 		}
-		g.current = ap
+		if ap != g.current || g.currentAddr == nil {
+			g.current, g.currentAddr = ap, net.UDPAddrFromAddrPort(ap)
+		}
 		g.peers = g.peers[:0]
 		if isPermissionRequest(p[:n]) {
 			g.peers = appendPeerAddrs(g.peers, p[:n])
 		}
-		return n, net.UDPAddrFromAddrPort(ap), nil
+		return n, g.currentAddr, nil
 	}
 }
 

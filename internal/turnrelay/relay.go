@@ -40,7 +40,11 @@ var (
 	errNotUDP4      = errors.New("turnrelay: only UDP over IPv4 is relayed")
 )
 
-type packetBuf [maxRelayPacket]byte
+// channelHeader is the ChannelData header: channel number and length
+// (RFC 8656 §12.4). Over UDP no padding is needed.
+const channelHeader = 4
+
+type packetBuf [channelHeader + maxRelayPacket]byte
 
 // packet is one datagram in flight between two allocations.
 type packet struct {
@@ -92,13 +96,13 @@ func (t *relayTable) underCap(client netip.Addr) bool {
 }
 
 // allocate makes a relay conn for client, on requestedPort if non-zero.
-func (t *relayTable) allocate(client netip.Addr, requestedPort int) (*relayConn, error) {
+func (t *relayTable) allocate(client netip.AddrPort, listener *guardConn, requestedPort int) (*relayConn, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closedDown {
 		return nil, net.ErrClosed
 	}
-	if t.maxPerIP >= 0 && t.perClient[client] >= t.maxPerIP {
+	if t.maxPerIP >= 0 && t.perClient[client.Addr()] >= t.maxPerIP {
 		t.count.refusedQuota.Add(1)
 		return nil, fmt.Errorf("%w (client %v)", errQuota, client)
 	}
@@ -128,20 +132,24 @@ func (t *relayTable) allocate(client netip.Addr, requestedPort int) (*relayConn,
 	}
 	key := netip.AddrPortFrom(t.relayIP, uint16(port))
 	c := &relayConn{
-		table:  t,
-		key:    key,
-		addr:   net.UDPAddrFromAddrPort(key),
-		client: client,
-		in:     make(chan packet, relayQueueLen),
-		closed: make(chan struct{}),
+		table:      t,
+		key:        key,
+		addr:       net.UDPAddrFromAddrPort(key),
+		client:     client,
+		clientAddr: net.UDPAddrFromAddrPort(client),
+		listener:   listener,
+		in:         make(chan packet, relayQueueLen),
+		closed:     make(chan struct{}),
 	}
+	noChannels := map[netip.AddrPort]uint16{}
+	c.channels.Store(&noChannels)
 	next := make(map[netip.AddrPort]*relayConn, len(old)+1)
 	for k, v := range old {
 		next[k] = v
 	}
 	next[key] = c
 	t.conns.Store(&next)
-	t.perClient[client]++
+	t.perClient[client.Addr()]++
 	return c, nil
 }
 
@@ -159,8 +167,9 @@ func (t *relayTable) remove(c *relayConn) {
 		}
 	}
 	t.conns.Store(&next)
-	if t.perClient[c.client]--; t.perClient[c.client] <= 0 {
-		delete(t.perClient, c.client)
+	ip := c.client.Addr()
+	if t.perClient[ip]--; t.perClient[ip] <= 0 {
+		delete(t.perClient, ip)
 	}
 }
 
@@ -174,17 +183,29 @@ func (t *relayTable) closeAll() {
 	}
 }
 
-// relayConn is an allocation's relay "socket": WriteTo delivers straight into
-// the queue of the allocation that owns the destination address, ReadFrom
-// hands pion what other allocations sent here.
+// relayConn is an allocation's relay "socket". WriteTo to another
+// allocation that has a channel bound to this one sends the ChannelData
+// straight to that allocation's client, on the goroutine that read the
+// sender's datagram: one recvfrom and one sendto per relayed datagram.
+// Without a channel, the datagram goes into the destination's queue, and
+// pion's goroutine for that allocation (ReadFrom) applies the permission check
+// and sends a Data indication.
 type relayConn struct {
-	table  *relayTable
-	key    netip.AddrPort
-	addr   *net.UDPAddr
-	client netip.Addr
-	in     chan packet
-	closed chan struct{}
-	once   sync.Once
+	table      *relayTable
+	key        netip.AddrPort
+	addr       *net.UDPAddr
+	client     netip.AddrPort // the allocation's client (its 5-tuple source)
+	clientAddr *net.UDPAddr   // the same, for sendmmsg
+	listener   *guardConn     // the socket that client talks to
+	in         chan packet
+	closed     chan struct{}
+	once       sync.Once
+
+	// channels mirrors pion's channel bindings of this allocation (peer
+	// relayed address → channel number), kept by the server's event
+	// handler; copy-on-write because it is read per datagram.
+	channelsMu sync.Mutex
+	channels   atomic.Pointer[map[netip.AddrPort]uint16]
 
 	deadlineMu   sync.Mutex
 	readDeadline time.Time
@@ -206,6 +227,13 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	cnt := c.table.count
 	if dst == nil || len(p) > maxRelayPacket {
 		cnt.droppedNoRoute.Add(1)
+		return len(p), nil
+	}
+	if num, ok := (*dst.channels.Load())[c.key]; ok {
+		// pion calls WriteTo on the goroutine of the listener this
+		// allocation's client talks to; all listeners share one address,
+		// so that socket can carry the datagram to dst's client too.
+		c.listener.sendChannelData(num, p, dst.clientAddr)
 		return len(p), nil
 	}
 	buf := c.table.bufs.Get().(*packetBuf)
@@ -260,6 +288,36 @@ func (c *relayConn) Close() error {
 
 func (c *relayConn) LocalAddr() net.Addr { return c.addr }
 
+// setChannel records that this allocation bound channel num to peer.
+func (c *relayConn) setChannel(peer netip.AddrPort, num uint16) {
+	c.channelsMu.Lock()
+	defer c.channelsMu.Unlock()
+	old := *c.channels.Load()
+	next := make(map[netip.AddrPort]uint16, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[peer] = num
+	c.channels.Store(&next)
+}
+
+// deleteChannel forgets the binding of channel num to peer.
+func (c *relayConn) deleteChannel(peer netip.AddrPort, num uint16) {
+	c.channelsMu.Lock()
+	defer c.channelsMu.Unlock()
+	old := *c.channels.Load()
+	if v, ok := old[peer]; !ok || v != num {
+		return
+	}
+	next := make(map[netip.AddrPort]uint16, len(old))
+	for k, v := range old {
+		if k != peer {
+			next[k] = v
+		}
+	}
+	c.channels.Store(&next)
+}
+
 // SetDeadline sets the read deadline; writes never block.
 func (c *relayConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
 
@@ -288,7 +346,7 @@ func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (n
 	if conf.Network != "udp4" {
 		return nil, nil, fmt.Errorf("%w (asked for %s)", errNotUDP4, conf.Network)
 	}
-	c, err := g.table.allocate(g.listener.current.Addr(), conf.RequestedPort)
+	c, err := g.table.allocate(g.listener.current, g.listener, conf.RequestedPort)
 	if err != nil {
 		return nil, nil, err
 	}

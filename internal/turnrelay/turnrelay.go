@@ -96,6 +96,9 @@ type Stats struct {
 	// DroppedQueueFull counts datagrams dropped because the receiving
 	// allocation's queue was full (its client is not keeping up).
 	DroppedQueueFull uint64
+	// DroppedSendFailed counts datagrams the kernel refused to send on to
+	// the receiving client.
+	DroppedSendFailed uint64
 	// Listeners is the number of UDP sockets sharing the port.
 	Listeners int
 	// RecvBuffer and SendBuffer are the socket buffer sizes the kernel
@@ -109,7 +112,7 @@ type Stats struct {
 type counters struct {
 	relayedBytes, relayedPackets                                   atomic.Uint64
 	refusedClientNet, refusedAuth, refusedQuota, refusedPermission atomic.Uint64
-	droppedNoRoute, droppedQueueFull                               atomic.Uint64
+	droppedNoRoute, droppedQueueFull, droppedSendFailed            atomic.Uint64
 }
 
 // Server is a TURN relay. Create it with New, run it with Run.
@@ -151,6 +154,8 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Port < 0 || cfg.Port > 65535:
 		return nil, fmt.Errorf("turnrelay: port %d out of range", cfg.Port)
+	case !cfg.ListenIP.Unmap().Is4():
+		return nil, fmt.Errorf("turnrelay: listen IP %v is not an IPv4 address", cfg.ListenIP)
 	case !cfg.RelayIP.IsValid() || !cfg.RelayIP.Unmap().Is4():
 		return nil, fmt.Errorf("turnrelay: relay IP %v is not an IPv4 address", cfg.RelayIP)
 	case len(cfg.ClientNets) == 0:
@@ -192,7 +197,7 @@ func New(cfg Config) (*Server, error) {
 	s.rcvBuf, s.sndBuf = rcv, snd
 	s.table = newRelayTable(cfg.RelayIP, s.addr.Port(), cfg.MaxAllocationsPerClient, s.count)
 	for _, c := range conns {
-		s.listeners = append(s.listeners, &guardConn{UDPConn: c, srv: s})
+		s.listeners = append(s.listeners, newGuardConn(c, s))
 	}
 	return s, nil
 }
@@ -276,6 +281,7 @@ func (s *Server) Stats() Stats {
 		RefusedPermission: c.refusedPermission.Load(),
 		DroppedNoRoute:    c.droppedNoRoute.Load(),
 		DroppedQueueFull:  c.droppedQueueFull.Load(),
+		DroppedSendFailed: c.droppedSendFailed.Load(),
 		Listeners:         len(s.listeners),
 		RecvBuffer:        s.rcvBuf,
 		SendBuffer:        s.sndBuf,
@@ -298,6 +304,7 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 	const dropHelp = "Relayed datagrams dropped, by reason."
 	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedNoRoute), metrics.Labels{"reason": "no_route"})
 	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedQueueFull), metrics.Labels{"reason": "queue_full"})
+	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedSendFailed), metrics.Labels{"reason": "send_failed"})
 	w.Gauge("kibitz_turn_listeners", "UDP sockets sharing the TURN port.", float64(st.Listeners), nil)
 	w.Gauge("kibitz_turn_socket_buffer_bytes", "Socket buffer granted per TURN listener.", float64(st.RecvBuffer), metrics.Labels{"dir": "rcv"})
 	w.Gauge("kibitz_turn_socket_buffer_bytes", "Socket buffer granted per TURN listener.", float64(st.SendBuffer), metrics.Labels{"dir": "snd"})
@@ -344,7 +351,29 @@ func (s *Server) events() turn.EventHandler {
 		OnAllocationDeleted: func(src, _ net.Addr, _, _, _ string) {
 			s.log.Debug("TURN allocation ended", "client", addrString(src))
 		},
+		OnChannelCreated: func(_, _ net.Addr, _, _, _ string, relay, peer net.Addr, num uint16) {
+			if rc, pa, ok := s.channelEnds(relay, peer); ok {
+				rc.setChannel(pa, num)
+			}
+		},
+		OnChannelDeleted: func(_, _ net.Addr, _, _, _ string, relay, peer net.Addr, num uint16) {
+			if rc, pa, ok := s.channelEnds(relay, peer); ok {
+				rc.deleteChannel(pa, num)
+			}
+		},
 	}
+}
+
+// channelEnds resolves a channel event to the allocation's relay conn and the
+// peer address.
+func (s *Server) channelEnds(relay, peer net.Addr) (*relayConn, netip.AddrPort, bool) {
+	ra, ok1 := addrPortOf(relay)
+	pa, ok2 := addrPortOf(peer)
+	if !ok1 || !ok2 {
+		return nil, netip.AddrPort{}, false
+	}
+	rc := s.table.lookup(ra)
+	return rc, pa, rc != nil
 }
 
 func addrString(a net.Addr) string {

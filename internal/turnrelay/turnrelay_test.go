@@ -69,7 +69,7 @@ type turnClient struct {
 	client *turn.Client
 }
 
-func newTURNClient(t *testing.T, server netip.AddrPort, local netip.Addr, user, pass string) *turnClient {
+func newTURNClient(t testing.TB, server netip.AddrPort, local netip.Addr, user, pass string) *turnClient {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
 	if err != nil {
@@ -104,7 +104,7 @@ func newTURNClient(t *testing.T, server netip.AddrPort, local netip.Addr, user, 
 	return tc
 }
 
-func (c *turnClient) allocate(t *testing.T) net.PacketConn {
+func (c *turnClient) allocate(t testing.TB) net.PacketConn {
 	t.Helper()
 	relay, err := c.client.Allocate()
 	if err != nil {
