@@ -1,0 +1,85 @@
+// Command hotspot makes the box's Wi-Fi chip an access point and serves
+// DHCP, captive DNS and a loopback status endpoint. See docs/hotspot.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kibitzbox/kibitzbox/internal/hotspot"
+	"github.com/kibitzbox/kibitzbox/internal/status"
+)
+
+// exitDontRestart tells gokrazy's supervisor not to restart the process.
+const exitDontRestart = 125
+
+func main() {
+	var cfg hotspot.Config
+	var address, modules string
+	var debug bool
+	flag.StringVar(&cfg.StateDir, "state", "/perm/kibitzbox", "state directory (wifi.json, leases.json)")
+	flag.StringVar(&cfg.Interface, "iface", "", "wireless interface (default: the first AP-capable one)")
+	flag.StringVar(&cfg.SSID, "ssid", "", "network name (default: Kibitz-XXXX from the MAC; persisted)")
+	flag.StringVar(&cfg.Passphrase, "passphrase", "", "WPA2 passphrase (default: generated; persisted)")
+	flag.StringVar(&cfg.Country, "country", hotspot.DefaultCountry, "regulatory country, ISO 3166 alpha-2 (00 = world)")
+	flag.IntVar(&cfg.Channel, "channel", hotspot.DefaultChannel, "Wi-Fi channel (1, 6 or 11 are safe everywhere)")
+	flag.BoolVar(&cfg.Hidden, "hidden", false, "do not broadcast the SSID")
+	flag.BoolVar(&cfg.APIsolate, "ap-isolate", true, "stop guests from talking to each other directly")
+	flag.StringVar(&address, "address", hotspot.DefaultAddress.String(), "the box's address and prefix on the AP")
+	flag.StringVar(&cfg.StatusAddr, "status", status.HotspotAddr, "loopback address of /status and /metrics")
+	flag.StringVar(&cfg.CaptiveURL, "captive-url", "http://10.42.0.1/captive-portal/api.json", "captive portal URI for DHCP option 114 (empty: none)")
+	flag.StringVar(&cfg.Security, "security", hotspot.SecurityOpen, "open (wpa2 is not implemented yet)")
+	flag.BoolVar(&cfg.RequireWiFi, "require-wifi", false, "exit (status 125) if there is no AP-capable interface instead of idling")
+	flag.StringVar(&modules, "modules", strings.Join(hotspot.DefaultModules, ","), "kernel modules to load, comma-separated (empty: none)")
+	flag.DurationVar(&cfg.WiFiWait, "wifi-wait", hotspot.DefaultWiFiWait, "how long to wait for the interface at start")
+	flag.IntVar(&cfg.MaxStations, "max-stations", hotspot.DefaultMaxStations, "most stations at once (the driver's limit wins if lower)")
+	flag.DurationVar(&cfg.InactivityTimeout, "inactivity", hotspot.DefaultInactivity, "drop stations idle this long (softmac radios)")
+	flag.BoolVar(&debug, "debug", false, "log debug messages")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	p, err := netip.ParsePrefix(address)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hotspot: --address %q: %v\n", address, err)
+		os.Exit(2)
+	}
+	cfg.Address = p
+	if modules != "" {
+		cfg.Modules = strings.Split(modules, ",")
+	}
+	cfg.Version = version()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		cfg.Logger.Error("hotspot failed", "err", err)
+		if errors.Is(err, hotspot.ErrNoWiFi) {
+			os.Exit(exitDontRestart)
+		}
+		// Let gokrazy's restart back-off not spin on a persistent error.
+		time.Sleep(time.Second)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg hotspot.Config) error { return hotspot.Run(ctx, cfg) }
+
+func version() string {
+	if bi, ok := debugBuildInfo(); ok {
+		return bi
+	}
+	return "dev"
+}

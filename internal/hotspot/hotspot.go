@@ -1,0 +1,467 @@
+// Package hotspot turns a wireless interface into the box's access point:
+// it loads the driver, sets the regulatory country, switches the interface
+// to AP mode with the box's address, starts beaconing over nl80211 (with a
+// userspace MLME on softmac radios), and runs the DHCP and captive DNS
+// servers and the status endpoint.
+package hotspot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kibitzbox/kibitzbox/internal/dhcpd"
+	"github.com/kibitzbox/kibitzbox/internal/dnsd"
+	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/nl80211"
+	"github.com/kibitzbox/kibitzbox/internal/status"
+)
+
+// Config configures Run. Zero values get the documented defaults.
+type Config struct {
+	StateDir   string
+	Interface  string // "" picks the first AP-capable wireless interface
+	SSID       string // overrides and persists the SSID
+	Passphrase string // overrides and persists the passphrase
+	Country    string // ISO 3166 alpha2, "00" = world
+	Channel    int
+	Hidden     bool
+	APIsolate  bool
+	Address    netip.Prefix // the box's address on the AP, e.g. 10.42.0.1/24
+	StatusAddr string
+	CaptiveURL string
+	Security   string
+	// RequireWiFi makes Run return ErrNoWiFi when there is no AP-capable
+	// interface; otherwise it stays idle and keeps looking.
+	RequireWiFi bool
+	// Modules are kernel modules to load from ModuleRoot/<release>.
+	Modules    []string
+	ModuleRoot string
+	// WiFiWait is how long to wait for an interface after loading modules.
+	WiFiWait          time.Duration
+	MaxStations       int
+	InactivityTimeout time.Duration
+	Version           string
+	Logger            *slog.Logger
+}
+
+// ErrNoWiFi is returned by Run when RequireWiFi is set and there is no
+// AP-capable wireless interface.
+var ErrNoWiFi = errors.New("no AP-capable wireless interface")
+
+// Defaults.
+const (
+	DefaultCountry     = "00"
+	DefaultChannel     = 6
+	DefaultMaxStations = 32
+	DefaultWiFiWait    = 30 * time.Second
+	DefaultInactivity  = 5 * time.Minute
+	rescanInterval     = 30 * time.Second
+	pollInterval       = 500 * time.Millisecond
+	regSettleTime      = 500 * time.Millisecond
+)
+
+// DefaultAddress is the box's address on the AP.
+var DefaultAddress = netip.MustParsePrefix("10.42.0.1/24")
+
+func (c *Config) setDefaults() error {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Country == "" {
+		c.Country = DefaultCountry
+	}
+	if len(c.Country) != 2 {
+		return fmt.Errorf("country %q: want a two-letter ISO 3166 code or 00", c.Country)
+	}
+	if c.Channel == 0 {
+		c.Channel = DefaultChannel
+	}
+	if nl80211.ChannelToFreq(c.Channel) == 0 {
+		return fmt.Errorf("channel %d: not a Wi-Fi channel", c.Channel)
+	}
+	if !c.Address.IsValid() {
+		c.Address = DefaultAddress
+	}
+	if !c.Address.Addr().Is4() || c.Address.Bits() > 24 || c.Address.Bits() < 8 {
+		return fmt.Errorf("address %s: want an IPv4 address with a /8 to /24 prefix", c.Address)
+	}
+	if c.StatusAddr == "" {
+		c.StatusAddr = status.HotspotAddr
+	}
+	switch c.Security {
+	case "", SecurityOpen:
+		c.Security = SecurityOpen
+	case SecurityWPA2:
+		return errors.New("security wpa2 is not implemented yet (issue 8); use --security=open")
+	default:
+		return fmt.Errorf("security %q: want open", c.Security)
+	}
+	if c.SSID != "" {
+		if err := ValidateSSID(c.SSID); err != nil {
+			return err
+		}
+	}
+	if c.Passphrase != "" {
+		if err := ValidatePassphrase(c.Passphrase); err != nil {
+			return err
+		}
+	}
+	if c.WiFiWait == 0 {
+		c.WiFiWait = DefaultWiFiWait
+	}
+	if c.MaxStations == 0 {
+		c.MaxStations = DefaultMaxStations
+	}
+	if c.InactivityTimeout == 0 {
+		c.InactivityTimeout = DefaultInactivity
+	}
+	if c.ModuleRoot == "" {
+		c.ModuleRoot = "/lib/modules"
+	}
+	return nil
+}
+
+// pool returns .10–.250 of the address's /24 (or the first /24 of a
+// larger prefix), never including the box's own address.
+func pool(p netip.Prefix) (start, end netip.Addr) {
+	a := p.Masked().Addr().As4()
+	a[3] = 10
+	start = netip.AddrFrom4(a)
+	a[3] = 250
+	end = netip.AddrFrom4(a)
+	return start, end
+}
+
+// service holds what the status endpoint shows.
+type service struct {
+	cfg     Config
+	log     *slog.Logger
+	started time.Time
+
+	mu    sync.Mutex
+	doc   status.Hotspot
+	ap    *AP
+	dhcp  *dhcpd.Server
+	dns   *dnsd.Server
+	wiphy *nl80211.Wiphy
+}
+
+// Run runs the hotspot until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	s := &service{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	s.doc = status.Hotspot{
+		Version: cfg.Version, State: status.StateStarting, Security: cfg.Security,
+		Channel: cfg.Channel, Country: cfg.Country, Address: cfg.Address.String(),
+		Stations: []status.Station{}, Leases: []status.Lease{},
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	statusErr := make(chan error, 1)
+	go func() { statusErr <- status.Serve(ctx, cfg.StatusAddr, status.Handler(s.document, s.writeMetrics)) }()
+
+	err := s.run(ctx)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil // told to stop; not a failure
+	}
+	if err != nil {
+		s.setState(status.StateError, err.Error())
+	}
+	cancel()
+	if serr := <-statusErr; err == nil {
+		err = serr
+	}
+	return err
+}
+
+func (s *service) setState(state, errText string) {
+	s.mu.Lock()
+	s.doc.State, s.doc.Error = state, errText
+	s.mu.Unlock()
+}
+
+func (s *service) run(ctx context.Context) error {
+	cfg := s.cfg
+	if err := LoadModules(cfg.ModuleRoot, cfg.Modules, s.log); err != nil {
+		s.log.Warn("loading Wi-Fi driver failed", "err", err)
+	}
+	ifc, wiphy, err := s.waitForInterface(ctx)
+	if err != nil {
+		return err
+	}
+	id, err := LoadIdentity(cfg.StateDir, ifc.MAC, cfg.SSID, cfg.Passphrase, s.log)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.doc.SSID, s.doc.Interface = id.SSID, ifc.Name
+	s.doc.WiFiQR = WiFiQR(cfg.Security, id.SSID, id.Passphrase, cfg.Hidden)
+	if cfg.Security != SecurityOpen {
+		s.doc.Passphrase = id.Passphrase
+	}
+	s.mu.Unlock()
+
+	nl, err := nl80211.Dial()
+	if err != nil {
+		return err
+	}
+	defer nl.Close()
+	if err := nl.SetRegulatory(cfg.Country); err != nil {
+		s.log.Warn("regulatory country not set", "country", cfg.Country, "err", err)
+	} else if w, err := s.rereadWiphy(ctx, nl, wiphy.Index); err == nil {
+		wiphy = w
+	}
+	maxSta := cfg.MaxStations
+	if wiphy.MaxAPAssocSta > 0 && wiphy.MaxAPAssocSta < maxSta {
+		maxSta = wiphy.MaxAPAssocSta
+	}
+	s.mu.Lock()
+	s.wiphy = wiphy
+	s.doc.MaxStations = maxSta
+	s.mu.Unlock()
+	s.log.Info("wireless interface found", "iface", ifc.Name, "mac", ifc.MAC.String(), "wiphy", wiphy.Name,
+		"ap_sme", wiphy.APSME, "ap_psk_offload", wiphy.HasExtFeature(nl80211.ExtFeature4WayHandshakeAPPSK),
+		"max_ap_stations", wiphy.MaxAPAssocSta, "usable_channels", usableChannels(wiphy))
+
+	if err := s.configureInterface(nl, ifc); err != nil {
+		return err
+	}
+	ap, err := StartAP(ctx, APConfig{
+		Interface: ifc, Wiphy: wiphy, SSID: id.SSID, Hidden: cfg.Hidden, Channel: cfg.Channel,
+		Country: cfg.Country, APIsolate: cfg.APIsolate, MaxStations: maxSta,
+		InactivityTimeout: cfg.InactivityTimeout, Auth: OpenAuthenticator{}, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ap = ap
+	s.mu.Unlock()
+
+	svcErr := make(chan error, 2)
+	if err := s.startNetworkServices(ctx, ifc.Name, svcErr); err != nil {
+		return err
+	}
+	s.setState(status.StateRunning, "")
+	select {
+	case <-ctx.Done():
+		<-ap.Done()
+		return nil
+	case <-ap.Done():
+		return fmt.Errorf("access point on %s stopped unexpectedly", ifc.Name)
+	case err := <-svcErr:
+		return err
+	}
+}
+
+func (s *service) startNetworkServices(ctx context.Context, ifname string, errs chan<- error) error {
+	cfg := s.cfg
+	start, end := pool(cfg.Address)
+	dhcp, err := dhcpd.New(dhcpd.Config{
+		Interface: ifname, ServerIP: cfg.Address.Addr(), Prefix: cfg.Address.Masked(),
+		PoolStart: start, PoolEnd: end, CaptivePortalURL: cfg.CaptiveURL,
+		LeaseFile: filepath.Join(cfg.StateDir, "leases.json"), Logger: s.log.With("svc", "dhcp"),
+	})
+	if err != nil {
+		return fmt.Errorf("DHCP server: %w", err)
+	}
+	dns, err := dnsd.New(dnsd.Config{
+		Addr: netip.AddrPortFrom(cfg.Address.Addr(), 53).String(), Answer: cfg.Address.Addr(),
+		Logger: s.log.With("svc", "dns"),
+	})
+	if err != nil {
+		return fmt.Errorf("DNS server: %w", err)
+	}
+	s.mu.Lock()
+	s.dhcp, s.dns = dhcp, dns
+	s.mu.Unlock()
+	go func() {
+		if err := dhcp.Run(ctx); err != nil && ctx.Err() == nil {
+			errs <- fmt.Errorf("DHCP server: %w", err)
+		}
+	}()
+	go func() {
+		if err := dns.Run(ctx); err != nil && ctx.Err() == nil {
+			errs <- fmt.Errorf("DNS server: %w", err)
+		}
+	}()
+	return nil
+}
+
+// waitForInterface finds the AP interface. Without one it either fails
+// (RequireWiFi) or goes idle and keeps looking, so that gokrazy never
+// restarts us in a loop on a box without Wi-Fi.
+func (s *service) waitForInterface(ctx context.Context) (nl80211.Interface, *nl80211.Wiphy, error) {
+	deadline := time.Now().Add(s.cfg.WiFiWait)
+	idle := false
+	for {
+		ifc, w, err := findAPInterface(s.cfg.Interface)
+		if err == nil {
+			return ifc, w, nil
+		}
+		if !idle && time.Now().After(deadline) {
+			if s.cfg.RequireWiFi {
+				s.log.Error("no AP-capable wireless interface; exiting (--require-wifi)", "detail", err)
+				s.setState(status.StateNoWiFi, err.Error())
+				return nl80211.Interface{}, nil, fmt.Errorf("%w: %v", ErrNoWiFi, err)
+			}
+			s.log.Warn("no AP-capable wireless interface; hotspot idle", "detail", err)
+			s.setState(status.StateNoWiFi, err.Error())
+			idle = true
+		}
+		wait := pollInterval
+		if idle {
+			wait = rescanInterval
+		}
+		select {
+		case <-ctx.Done():
+			return nl80211.Interface{}, nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// findAPInterface returns the named interface, or the first one whose
+// wiphy supports AP mode.
+func findAPInterface(name string) (nl80211.Interface, *nl80211.Wiphy, error) {
+	nl, err := nl80211.Dial()
+	if err != nil {
+		return nl80211.Interface{}, nil, err
+	}
+	defer nl.Close()
+	ifcs, err := nl.Interfaces()
+	if err != nil {
+		return nl80211.Interface{}, nil, err
+	}
+	slices.SortFunc(ifcs, func(a, b nl80211.Interface) int { return a.Index - b.Index })
+	var seen []string
+	for _, ifc := range ifcs {
+		seen = append(seen, ifc.Name)
+		if name != "" && ifc.Name != name {
+			continue
+		}
+		w, err := nl.Wiphy(ifc.Wiphy)
+		if err != nil {
+			return nl80211.Interface{}, nil, err
+		}
+		if w.SupportsAP {
+			return ifc, w, nil
+		}
+		if name != "" {
+			return nl80211.Interface{}, nil, fmt.Errorf("interface %s (%s) does not support AP mode", name, w.Name)
+		}
+	}
+	if name != "" {
+		return nl80211.Interface{}, nil, fmt.Errorf("wireless interface %s not found (have %v)", name, seen)
+	}
+	return nl80211.Interface{}, nil, fmt.Errorf("no wireless interface supports AP mode (have %v)", seen)
+}
+
+// rereadWiphy waits briefly for the regulatory change to apply, then reads
+// the channel list again.
+func (s *service) rereadWiphy(ctx context.Context, nl *nl80211.Conn, index int) (*nl80211.Wiphy, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(regSettleTime):
+	}
+	return nl.Wiphy(index)
+}
+
+func usableChannels(w *nl80211.Wiphy) []int {
+	var out []int
+	for _, ch := range w.Channels {
+		if ch.Usable() {
+			out = append(out, nl80211.FreqToChannel(ch.FreqMHz))
+		}
+	}
+	return out
+}
+
+// configureInterface makes ifc an AP interface that is up and has the box's
+// address.
+func (s *service) configureInterface(nl *nl80211.Conn, ifc nl80211.Interface) error {
+	rt, err := dialRtnl()
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if ifc.Type != nl80211.IftypeAP {
+		if err := rt.setLinkUp(ifc.Index, false); err != nil {
+			return err
+		}
+		if err := nl.SetInterfaceType(ifc.Index, nl80211.IftypeAP); err != nil {
+			return err
+		}
+	}
+	if err := rt.setLinkUp(ifc.Index, true); err != nil {
+		return err
+	}
+	return rt.replaceAddr(ifc.Index, s.cfg.Address)
+}
+
+// document is the /status JSON.
+func (s *service) document() any {
+	s.mu.Lock()
+	doc := s.doc
+	ap, dhcp := s.ap, s.dhcp
+	s.mu.Unlock()
+	doc.Stations = []status.Station{}
+	if ap != nil && doc.State == status.StateRunning {
+		stas, err := ap.Stations()
+		if err != nil {
+			s.log.Debug("station dump for status", "err", err)
+		}
+		for _, st := range stas {
+			doc.Stations = append(doc.Stations, status.Station{
+				MAC: st.MAC.String(), SignalDBm: st.SignalDBm,
+				ConnectedSeconds: float64(st.ConnectedSeconds), Authorized: st.Authorized,
+			})
+		}
+	}
+	doc.Leases = []status.Lease{}
+	if dhcp != nil {
+		doc.Leases = append(doc.Leases, dhcp.Leases()...)
+	}
+	return doc
+}
+
+func (s *service) writeMetrics(w *metrics.Writer) {
+	doc := s.document().(status.Hotspot)
+	up := 0.0
+	if doc.State == status.StateRunning {
+		up = 1
+	}
+	w.Gauge("kb_hotspot_up", "1 when the access point is beaconing.", up, nil)
+	w.Gauge("kb_hotspot_stations", "Associated Wi-Fi stations.", float64(len(doc.Stations)), nil)
+	w.Gauge("kb_hotspot_max_stations", "Stations the AP accepts.", float64(doc.MaxStations), nil)
+	w.Gauge("kb_hotspot_leases", "Active DHCP leases.", float64(len(doc.Leases)), nil)
+	w.Gauge("kb_hotspot_uptime_seconds", "Seconds since the hotspot process started.", time.Since(s.started).Seconds(), nil)
+	s.mu.Lock()
+	ap, dhcp, dns := s.ap, s.dhcp, s.dns
+	s.mu.Unlock()
+	if ap != nil {
+		joins, leaves, frames := ap.Counters()
+		w.Counter("kb_hotspot_station_joins_total", "Stations that associated.", float64(joins), nil)
+		w.Counter("kb_hotspot_station_leaves_total", "Stations that left or were removed.", float64(leaves), nil)
+		for _, k := range slices.Sorted(maps.Keys(frames)) {
+			w.Counter("kb_hotspot_mgmt_frames_total", "Management frames handled by the userspace MLME, by kind.", float64(frames[k]), metrics.Labels{"kind": k})
+		}
+	}
+	if dhcp != nil {
+		dhcp.WriteMetrics(w)
+	}
+	if dns != nil {
+		dns.WriteMetrics(w)
+	}
+}

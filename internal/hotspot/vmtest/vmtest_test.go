@@ -1,0 +1,329 @@
+package vmtest
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kibitzbox/kibitzbox/internal/status"
+	"github.com/kibitzbox/kibitzbox/internal/testenv"
+)
+
+// vmTimeout bounds one VM run; a healthy run takes about a minute under TCG.
+const vmTimeout = 6 * time.Minute
+
+// hwsimModules are loaded in this order by the guest's init.
+var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio_ring", "virtio", "mac80211_hwsim"}
+
+// guestSteps are the checks init.sh reports, in order.
+var guestSteps = []string{
+	"modules", "netns", "hotspot-start", "scan", "associate", "station-arrives",
+	"dhcp", "dns", "http", "lease-status", "station-leaves", "ap-gone",
+	"hotspot-restart", "rejoin", "redhcp", "rehttp", "hotspot-stop",
+}
+
+func TestHotspotInVM(t *testing.T) {
+	testenv.Short(t, "the hotspot VM test")
+	progs := testenv.RequireProgram(t, "qemu-system-x86_64", "iw", "wpa_supplicant", "wpa_cli", "busybox", "go", "ldd")
+	qemu, iw, wpaSupplicant, wpaCli, busybox, gocmd := progs[0], progs[1], progs[2], progs[3], progs[4], progs[5]
+	kernel := fetchKernel(t)
+
+	work := t.TempDir()
+	hotspotBin := filepath.Join(work, "hotspot")
+	build := exec.Command(gocmd, "build", "-o", hotspotBin, "github.com/kibitzbox/kibitzbox/cmd/hotspot")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/hotspot: %v\n%s", err, out)
+	}
+
+	rd := newInitramfs()
+	script, err := os.ReadFile("testdata/init.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd.addBytes("init", 0o755, script)
+	for _, d := range []string{"proc", "sys", "dev", "tmp", "run", "etc"} {
+		rd.mkdirAll(d)
+	}
+	rd.addBytes("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/bin/sh\n"))
+	must(t, rd.addFile("hotspot", hotspotBin))
+	for dst, src := range map[string]string{
+		"bin/busybox": busybox, "sbin/iw": iw, "sbin/wpa_supplicant": wpaSupplicant, "sbin/wpa_cli": wpaCli,
+	} {
+		must(t, addWithLibs(rd, dst, src))
+	}
+	for _, m := range hwsimModules {
+		src, ok := kernel.modules[m]
+		if !ok {
+			t.Fatalf("kernel package has no module %s", m)
+		}
+		rel, _ := filepath.Rel(kernel.root, src)
+		must(t, rd.addFile(rel, src))
+	}
+	initrd := filepath.Join(work, "initrd.cpio")
+	f, err := os.Create(initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, rd.writeTo(f))
+	must(t, f.Close())
+
+	results, console := runVM(t, qemu, kernel.vmlinuz, initrd)
+	checkResults(t, results, console)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// result is one "KBVM <step> <ok|fail> <detail>" line.
+type result struct {
+	ok     bool
+	detail string
+}
+
+func runVM(t *testing.T, qemu, vmlinuz, initrd string) (map[string]result, []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), vmTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, qemu,
+		"-accel", "tcg", "-cpu", "max", "-m", "768", "-smp", "2",
+		"-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nic", "none",
+		"-kernel", vmlinuz, "-initrd", initrd,
+		"-append", "console=ttyS0 loglevel=3 panic=-1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start qemu: %v", err)
+	}
+	results := map[string]result{}
+	var console []string
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		console = append(console, line)
+		i := strings.Index(line, "KBVM ")
+		if i < 0 {
+			continue
+		}
+		t.Logf("%6.1fs %s", time.Since(start).Seconds(), line[i:])
+		fields := strings.SplitN(line[i+len("KBVM "):], " ", 3)
+		switch {
+		case len(fields) >= 2 && (fields[1] == "ok" || fields[1] == "fail"):
+			r := result{ok: fields[1] == "ok"}
+			if len(fields) == 3 {
+				r.detail = fields[2]
+			}
+			results[fields[0]] = r
+		case len(fields) >= 1:
+			results[fields[0]] = result{ok: true, detail: strings.TrimPrefix(line[i+len("KBVM "):], fields[0]+" ")}
+		}
+	}
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Errorf("VM did not finish within %v", vmTimeout)
+	} else if err != nil {
+		t.Errorf("qemu: %v", err)
+	}
+	t.Logf("VM ran %.1fs", time.Since(start).Seconds())
+	return results, console
+}
+
+func checkResults(t *testing.T, results map[string]result, console []string) {
+	failed := false
+	for _, step := range guestSteps {
+		r, ok := results[step]
+		switch {
+		case !ok:
+			t.Errorf("guest step %s: not reached", step)
+			failed = true
+		case !r.ok:
+			t.Errorf("guest step %s failed: %s", step, r.detail)
+			failed = true
+		}
+		if failed {
+			break
+		}
+	}
+	if _, ok := results["done"]; !ok {
+		failed = true
+		t.Error("guest did not finish")
+	}
+	if failed {
+		t.Logf("console tail:\n%s", strings.Join(console[max(0, len(console)-120):], "\n"))
+		return
+	}
+
+	var doc status.Hotspot
+	if err := json.Unmarshal([]byte(results["status-json"].detail), &doc); err != nil {
+		t.Errorf("status JSON: %v: %q", err, results["status-json"].detail)
+	}
+	if doc.State != status.StateRunning || doc.SSID != "Kibitz-0000" || doc.Security != "open" ||
+		doc.Channel != 6 || doc.Country != "DE" || doc.Interface != "wlan0" ||
+		doc.WiFiQR != "WIFI:T:nopass;S:Kibitz-0000;;" || doc.Address != "10.42.0.1/24" || doc.MaxStations <= 0 {
+		t.Errorf("status document = %+v", doc)
+	}
+	if !strings.Contains(results["scan"].detail, "Country: DE") {
+		t.Errorf("beacon carries no Country DE element: %q", results["scan"].detail)
+	}
+
+	first := parseLease(t, results["dhcp"].detail)
+	again := parseLease(t, results["redhcp"].detail)
+	if first != again {
+		t.Errorf("lease after the restart is %s, before it was %s (leases not persisted?)", again, first)
+	}
+
+	m := regexp.MustCompile(`kb_hotspot_station_joins_total (\d+) kb_hotspot_station_leaves_total (\d+)`).FindStringSubmatch(results["metrics"].detail)
+	if m == nil {
+		t.Errorf("metrics: %q", results["metrics"].detail)
+	} else if j, _ := strconv.Atoi(m[1]); j < 1 {
+		t.Errorf("joins_total = %s, want >= 1", m[1])
+	} else if l, _ := strconv.Atoi(m[2]); l < 1 {
+		t.Errorf("leaves_total = %s, want >= 1", m[2])
+	}
+}
+
+// parseLease checks a udhcpc lease line and returns the address.
+func parseLease(t *testing.T, detail string) netip.Addr {
+	t.Helper()
+	kv := map[string]string{}
+	for _, f := range strings.Fields(detail) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			kv[k] = v
+		}
+	}
+	ip, err := netip.ParseAddr(kv["ip"])
+	pool := netip.MustParsePrefix("10.42.0.0/24")
+	if err != nil || !pool.Contains(ip) || ip.As4()[3] < 10 || ip.As4()[3] > 250 {
+		t.Errorf("lease %q: address not in 10.42.0.10-250", detail)
+	}
+	if kv["router"] != "10.42.0.1" || kv["dns"] != "10.42.0.1" {
+		t.Errorf("lease %q: router and DNS must be 10.42.0.1", detail)
+	}
+	url, err := hex.DecodeString(kv["opt114"])
+	if err != nil || string(url) != "http://10.42.0.1/captive-portal/api.json" {
+		t.Errorf("lease %q: option 114 = %q, want the captive portal URL", detail, url)
+	}
+	return ip
+}
+
+// addWithLibs copies a dynamically linked program and the shared libraries
+// ldd names for it.
+func addWithLibs(rd *initramfs, dst, src string) error {
+	if err := rd.addFile(dst, src); err != nil {
+		return err
+	}
+	out, err := exec.Command("ldd", src).Output()
+	if err != nil {
+		return nil // static: ldd says "not a dynamic executable" and fails
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, f := range strings.Fields(line) {
+			if strings.HasPrefix(f, "/") {
+				if err := rd.addFile(f, f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+type kernelFiles struct {
+	root    string
+	vmlinuz string
+	modules map[string]string
+}
+
+// fetchKernel downloads Debian's current amd64 kernel package (the one
+// linux-image-amd64 depends on) once into a cache directory and extracts
+// the kernel and the Wi-Fi modules.
+func fetchKernel(t *testing.T) kernelFiles {
+	t.Helper()
+	testenv.RequireProgram(t, "apt-get", "apt-cache", "dpkg-deb", "tar")
+	out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
+	testenv.Require(t, err == nil, "apt-cache knows linux-image-amd64 (Debian amd64)")
+	pkg := regexp.MustCompile(`Depends: (linux-image-[0-9][^ \n]*-amd64)`).FindStringSubmatch(string(out))
+	if pkg == nil {
+		t.Fatalf("linux-image-amd64 depends on no kernel image: %s", out)
+	}
+	cache := os.Getenv("KIBITZ_VM_CACHE")
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		cache = filepath.Join(dir, "kibitzbox", "hotspot-vm")
+	}
+	root := filepath.Join(cache, pkg[1])
+	kf, err := findKernelFiles(root)
+	if err == nil {
+		return kf
+	}
+	must(t, os.MkdirAll(cache, 0o755))
+	dl := exec.Command("apt-get", "download", pkg[1])
+	dl.Dir = cache
+	if out, err := dl.CombinedOutput(); err != nil {
+		t.Fatalf("apt-get download %s: %v\n%s", pkg[1], err, out)
+	}
+	debs, _ := filepath.Glob(filepath.Join(cache, pkg[1]+"_*.deb"))
+	if len(debs) == 0 {
+		t.Fatalf("apt-get download %s left no .deb in %s", pkg[1], cache)
+	}
+	tmp := root + ".tmp"
+	os.RemoveAll(tmp)
+	must(t, os.MkdirAll(tmp, 0o755))
+	x := exec.Command("sh", "-c", `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/net/*' './lib/modules/*/kernel/lib/*' './lib/modules/*/kernel/drivers/net/wireless/mac80211_hwsim.ko' './lib/modules/*/kernel/drivers/virtio/*'`, "sh", debs[0], tmp)
+	if out, err := x.CombinedOutput(); err != nil {
+		t.Fatalf("extract %s: %v\n%s", debs[0], err, out)
+	}
+	must(t, os.Rename(tmp, root))
+	os.Remove(debs[0])
+	kf, err = findKernelFiles(root)
+	must(t, err)
+	return kf
+}
+
+func findKernelFiles(root string) (kernelFiles, error) {
+	kf := kernelFiles{root: root, modules: map[string]string{}}
+	vm, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
+	if len(vm) != 1 {
+		return kf, fmt.Errorf("no kernel in %s", root)
+	}
+	kf.vmlinuz = vm[0]
+	want := map[string]bool{}
+	for _, m := range hwsimModules {
+		want[m] = true
+	}
+	err := filepath.WalkDir(filepath.Join(root, "lib", "modules"), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if n := strings.TrimSuffix(d.Name(), ".ko"); want[n] && !d.IsDir() {
+			kf.modules[n] = p
+		}
+		return nil
+	})
+	if err != nil || len(kf.modules) != len(hwsimModules) {
+		return kf, fmt.Errorf("modules in %s: found %v (%v)", root, kf.modules, err)
+	}
+	return kf, nil
+}
