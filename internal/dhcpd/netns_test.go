@@ -95,14 +95,21 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// nclientLease runs insomniacslk's nclient4 (raw sockets, in this process)
+// newNclient opens insomniacslk's nclient4 (raw sockets, in this process)
 // inside ns on ifname.
-func nclientLease(ns *netnstest.NS, ifname string, timeout time.Duration, retries int) (*nclient4.Lease, error) {
+func newNclient(ns *netnstest.NS, ifname string, timeout time.Duration, retries int) (*nclient4.Client, error) {
 	var c *nclient4.Client
-	if err := ns.Do(func() (err error) {
+	err := ns.Do(func() (err error) {
 		c, err = nclient4.New(ifname, nclient4.WithTimeout(timeout), nclient4.WithRetry(retries))
 		return err
-	}); err != nil {
+	})
+	return c, err
+}
+
+// nclientLease runs one DORA exchange with nclient4.
+func nclientLease(ns *netnstest.NS, ifname string, timeout time.Duration, retries int) (*nclient4.Lease, error) {
+	c, err := newNclient(ns, ifname, timeout, retries)
+	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
@@ -369,6 +376,36 @@ exit 0
 		}
 		if got := l.ACK.YourIPAddr.String(); got != nclientIP {
 			t.Errorf("nclient4's MAC got %s, want its sticky %s", got, nclientIP)
+		}
+	})
+
+	t.Run("renewal is answered by unicast", func(t *testing.T) {
+		tp.sta.IP("link", "set", "sta0", "address", "02:00:00:00:aa:06")
+		c, err := newNclient(tp.sta, "sta0", 2*time.Second, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		l, err := c.Request(ctx)
+		if err != nil {
+			t.Fatalf("lease: %v", err)
+		}
+		// Like a phone, configure the address: the server's unicast ACK
+		// needs an ARP answer from it.
+		ip := l.ACK.YourIPAddr.String()
+		tp.sta.AddAddr("sta0", ip+"/24")
+		acks := srv.Stats().Acks
+		l2, err := c.Renew(ctx, l)
+		if err != nil {
+			t.Fatalf("renew: %v", err)
+		}
+		if got := l2.ACK.YourIPAddr.String(); got != ip || l2.ACK.IPAddressLeaseTime(0) != 2*time.Hour {
+			t.Fatalf("renewal ACK %s, want %s for 2h", l2.ACK.Summary(), ip)
+		}
+		if srv.Stats().Acks != acks+1 {
+			t.Fatalf("server counted %d ACKs for one renewal", srv.Stats().Acks-acks)
 		}
 	})
 
