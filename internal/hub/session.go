@@ -18,8 +18,9 @@ import (
 // SCTP flow control towards one client: the writer stops handing frames to
 // SCTP above highWater bytes in flight and resumes below lowWater.
 const (
-	highWater = 1 << 20
-	lowWater  = 512 << 10
+	frameOverhead = 64
+	highWater     = 1 << 20
+	lowWater      = 512 << 10
 )
 
 // session is one browser with an open hub channel.
@@ -80,7 +81,9 @@ func (h *Hub) serve(r *remote) {
 		// No RFC 8260 I-DATA: with it pion aborts an association that has
 		// 1024 unread messages on a stream, killing a sender's burst.
 		sctp.WithEnableInterleaving(false),
-		sctp.WithMaxMessageSize(uint32(h.lim.MaxFrame)),
+		// Outbound room for the envelope around a MaxFrame payload
+		// ({"t":"from","id":…} is longer than {"t":"to","id":…}).
+		sctp.WithMaxMessageSize(uint32(h.lim.MaxFrame+frameOverhead)),
 		sctp.WithMaxReceiveBufferSize(uint32(4*h.lim.MaxFrame+(1<<20))),
 	)
 	if err != nil {
@@ -269,6 +272,11 @@ func (s *session) writeLoop() {
 					}
 				}
 				if _, err := s.stream.WriteSCTP(msg, sctp.PayloadTypeWebRTCString); err != nil {
+					if errors.Is(err, sctp.ErrOutboundPacketTooLarge) {
+						h.drops.add(dropOversize)
+						s.queue.wrote(h.now())
+						continue
+					}
 					s.r.close(fmt.Sprintf("write: %v", err))
 					return
 				}
