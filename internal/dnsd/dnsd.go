@@ -55,7 +55,7 @@ type Server struct {
 	limited *rateLog
 	ttl     uint32
 
-	answered, empty, refused, formerr, notimp, invalid atomic.Uint64
+	answered, empty, nxdomain, refused, formerr, notimp, invalid atomic.Uint64
 }
 
 // Stats counts responses by kind.
@@ -63,6 +63,8 @@ type Stats struct {
 	// Answered got an A record; Empty got NOERROR without answers (AAAA,
 	// HTTPS and every other type).
 	Answered, Empty uint64
+	// NXDomain were the names that signal "no DoH, no Private Relay here".
+	NXDomain uint64
 	// Refused were *.local names or non-IN classes.
 	Refused uint64
 	// FormErr and NotImp were malformed or unsupported requests;
@@ -198,6 +200,20 @@ func isLocal(name string) bool {
 	return name == "local" || strings.HasSuffix(name, ".local")
 }
 
+// isSignalName reports the names that get NXDOMAIN: they are the
+// documented ways to tell clients that this network has no encrypted DNS or
+// relay to offer, so that they use our DNS directly instead of trying
+// services that cannot work offline.
+func isSignalName(name string) bool {
+	switch strings.ToLower(name) {
+	case "use-application-dns.net.": // Firefox disables DNS-over-HTTPS
+	case "mask.icloud.com.", "mask-h2.icloud.com.": // iOS/macOS turn iCloud Private Relay off, and say so
+	default:
+		return false
+	}
+	return true
+}
+
 // Respond builds the reply to req. It is separate from the transport so
 // that it can be tested directly.
 func (s *Server) Respond(req *dns.Msg) *dns.Msg {
@@ -232,6 +248,11 @@ func (s *Server) Respond(req *dns.Msg) *dns.Msg {
 		s.refused.Add(1)
 		return m
 	}
+	if isSignalName(q.Name) {
+		m.SetRcode(req, dns.RcodeNameError)
+		s.nxdomain.Add(1)
+		return m
+	}
 	switch q.Qtype {
 	case dns.TypeA, dns.TypeANY:
 		m.Answer = append(m.Answer, &dns.A{
@@ -258,7 +279,7 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{
-		Answered: s.answered.Load(), Empty: s.empty.Load(), Refused: s.refused.Load(),
+		Answered: s.answered.Load(), Empty: s.empty.Load(), NXDomain: s.nxdomain.Load(), Refused: s.refused.Load(),
 		FormErr: s.formerr.Load(), NotImp: s.notimp.Load(), Invalid: s.invalid.Load(),
 	}
 }
@@ -269,7 +290,7 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 	for _, r := range []struct {
 		kind string
 		n    uint64
-	}{{"answer", st.Answered}, {"empty", st.Empty}, {"refused", st.Refused}, {"formerr", st.FormErr}, {"notimp", st.NotImp}, {"invalid", st.Invalid}} {
+	}{{"answer", st.Answered}, {"empty", st.Empty}, {"nxdomain", st.NXDomain}, {"refused", st.Refused}, {"formerr", st.FormErr}, {"notimp", st.NotImp}, {"invalid", st.Invalid}} {
 		w.Counter("kibitz_dns_queries_total", "DNS queries, by how they were answered.", float64(r.n), metrics.Labels{"result": r.kind})
 	}
 }

@@ -57,6 +57,10 @@ func TestRespond(t *testing.T) {
 		{"Printer.LOCAL.", dns.TypeAAAA, dns.RcodeRefused, false},
 		{"local", dns.TypeSOA, dns.RcodeRefused, false},
 		{"notlocal", dns.TypeA, dns.RcodeSuccess, true},
+		{"use-application-dns.net", dns.TypeA, dns.RcodeNameError, false},
+		{"Mask.iCloud.com", dns.TypeAAAA, dns.RcodeNameError, false},
+		{"mask-h2.icloud.com", dns.TypeHTTPS, dns.RcodeNameError, false},
+		{"www.mask.icloud.com", dns.TypeA, dns.RcodeSuccess, true},
 	} {
 		req := query(tc.name, tc.qtype)
 		m := s.Respond(req)
@@ -81,8 +85,8 @@ func TestRespond(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	if st.Answered != 5 || st.Empty != 5 || st.Refused != 3 {
-		t.Errorf("stats %+v, want 5 answered, 5 empty, 3 refused", st)
+	if st.Answered != 6 || st.Empty != 5 || st.Refused != 3 || st.NXDomain != 3 {
+		t.Errorf("stats %+v, want 6 answered, 5 empty, 3 refused, 3 nxdomain", st)
 	}
 }
 

@@ -103,6 +103,10 @@ func TestDigFromClientNamespace(t *testing.T) {
 		}
 	}
 
+	if r := dig(t, staNS, "use-application-dns.net", "A"); r.status != "NXDOMAIN" {
+		t.Errorf("Firefox DoH canary: %+v, want NXDOMAIN", r)
+	}
+
 	// Garbage from the client namespace over UDP and TCP.
 	err = staNS.Do(func() error {
 		u, err := net.Dial("udp4", "10.42.0.1:53")
