@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"time"
+
+	"github.com/kibitzbox/kibitzbox/internal/render"
+)
+
+// tick is how often the loop looks at the clock: fine enough for the
+// carousel, cheap because unchanged frames cost no bus traffic.
+const tick = 250 * time.Millisecond
+
+// loop fetches the status every cfg.Interval and shows the frame for
+// the moment (carousel page, burn-in shift) until ctx ends.
+func loop(ctx context.Context, cfg config, scr screen, src source, now func() time.Time) {
+	t := time.NewTicker(min(tick, cfg.Interval))
+	defer t.Stop()
+	start := now()
+	carousel, shiftEvery := max(cfg.Carousel, time.Second), max(cfg.ShiftEvery, time.Second)
+	var (
+		in           render.Input
+		nextFetch    time.Time
+		lastKey      string
+		lastActivity = start
+		lastErr      string
+	)
+	report := func(err error) {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if msg != lastErr {
+			if err != nil {
+				slog.Error("display: screen", "err", err)
+			} else if lastErr != "" {
+				slog.Info("display: screen working again")
+			}
+			lastErr = msg
+		}
+	}
+	for {
+		now := now()
+		if !now.Before(nextFetch) {
+			fctx, cancel := context.WithTimeout(ctx, cfg.Interval)
+			in = src.get(fctx)
+			cancel()
+			nextFetch = now.Add(cfg.Interval)
+			if k := activityKey(in); k != lastKey {
+				lastKey, lastActivity = k, now
+			}
+		}
+		elapsed := now.Sub(start)
+		img, err := renderFrame(scr.Size(), in, int(elapsed/carousel), int(elapsed/shiftEvery))
+		if err != nil {
+			slog.Warn("display: render", "err", err)
+		}
+		if d, ok := scr.(dimmer); ok && cfg.DimAfter > 0 {
+			if err := d.dim(now.Sub(lastActivity) >= cfg.DimAfter); err != nil {
+				report(err)
+			}
+		}
+		report(scr.show(ctx, img, now))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// renderFrame renders in; a payload too long to draw must not blank the
+// screen, so it then falls back to the "starting" frame.
+func renderFrame(size image.Point, in render.Input, page, shift int) (*image.Gray, error) {
+	f, err := render.Render(size, in, render.Options{Page: page, Shift: shift})
+	if err == nil {
+		return f.Image, nil
+	}
+	fb, ferr := render.Render(size, render.Input{}, render.Options{Shift: shift})
+	if ferr != nil {
+		return image.NewGray(image.Rect(0, 0, size.X, size.Y)), errors.Join(err, ferr)
+	}
+	return fb.Image, err
+}
+
+// activityKey changes when something a guest would notice changes; the
+// OLED stays bright while it does.
+func activityKey(in render.Input) string {
+	k := ""
+	if in.Hub != nil {
+		k += fmt.Sprintf("hub %d %d %s;", in.Hub.InCall, len(in.Hub.Rooms), in.Hub.AppURL)
+	}
+	if in.Hotspot != nil {
+		k += fmt.Sprintf("wifi %s %d %s;", in.Hotspot.State, len(in.Hotspot.Stations), in.Hotspot.WiFiQR)
+	}
+	return k
+}
