@@ -4,27 +4,44 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/pion/logging"
 )
 
 // pionLoggerFactory sends pion's logs to slog. pion logs some per-packet
 // events at Info ("no permission", "failed to handle datagram"), which a
-// guest could trigger at will, so everything below Warn becomes Debug.
+// guest could trigger at will, so everything below Warn becomes Debug, and
+// warnings and errors are limited to one per second per pion logger.
 type pionLoggerFactory struct{ log *slog.Logger }
 
 func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{log: f.log.With("pion", scope)}
+	return pionLogger{log: f.log.With("pion", scope), lastWarn: new(atomic.Int64)}
 }
 
-type pionLogger struct{ log *slog.Logger }
+type pionLogger struct {
+	log      *slog.Logger
+	lastWarn *atomic.Int64 // unix nanoseconds of the last warning let through
+}
+
+// allow applies the rate limit to warnings and errors.
+func (l pionLogger) allow(level slog.Level) bool {
+	if level < slog.LevelWarn {
+		return true
+	}
+	now, last := time.Now().UnixNano(), l.lastWarn.Load()
+	return now-last >= int64(time.Second) && l.lastWarn.CompareAndSwap(last, now)
+}
 
 func (l pionLogger) emit(level slog.Level, msg string) {
-	l.log.Log(context.Background(), level, msg)
+	if l.log.Enabled(context.Background(), level) && l.allow(level) {
+		l.log.Log(context.Background(), level, msg)
+	}
 }
 
 func (l pionLogger) emitf(level slog.Level, format string, args ...any) {
-	if l.log.Enabled(context.Background(), level) {
+	if l.log.Enabled(context.Background(), level) && l.allow(level) {
 		l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
 	}
 }

@@ -180,8 +180,15 @@ func TestRelayToRelayBothWays(t *testing.T) {
 	// the channel the pion client binds meanwhile.
 	expectRelayed(t, a, b, 50)
 	expectRelayed(t, b, a, 50)
+	// Both clients bound channels by now, so more traffic takes the
+	// direct ChannelData path.
+	for _, pair := range [][2]net.PacketConn{{a, b}, {b, a}} {
+		waitChannel(t, s, pair[1], pair[0])
+	}
+	expectRelayed(t, a, b, 50)
+	expectRelayed(t, b, a, 50)
 	st := s.Stats()
-	if st.RelayedPackets < 100 || st.RelayedBytes < 100*20 {
+	if st.RelayedPackets < 200 || st.RelayedBytes < 200*20 {
 		t.Fatalf("counters did not follow the traffic: %+v", st)
 	}
 	if st.Refused != 0 {
@@ -189,6 +196,73 @@ func TestRelayToRelayBothWays(t *testing.T) {
 	}
 	if st.Listeners != 4 || st.RecvBuffer <= 0 || st.SendBuffer <= 0 {
 		t.Fatalf("listener figures not reported: %+v", st)
+	}
+}
+
+// waitChannel waits until the allocation at owner has a channel bound to
+// the relayed address of peer.
+func waitChannel(t *testing.T, s *Server, owner, peer net.PacketConn) {
+	t.Helper()
+	oa := owner.LocalAddr().(*net.UDPAddr).AddrPort()
+	pa := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if rc := s.table.lookup(oa); rc != nil {
+			if _, ok := (*rc.channels.Load())[pa]; ok {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("allocation %v never bound a channel to %v", oa, pa)
+}
+
+// sendIndication builds a TURN Send indication of data to peer.
+func sendIndication(t *testing.T, peer net.Addr, data []byte) []byte {
+	t.Helper()
+	m := stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodSend, stun.ClassIndication))
+	ua := peer.(*net.UDPAddr)
+	if err := (&stun.XORMappedAddress{IP: ua.IP, Port: ua.Port}).AddToAs(m, stun.AttrXORPeerAddress); err != nil {
+		t.Fatal(err)
+	}
+	m.Add(stun.AttrData, data)
+	return m.Raw
+}
+
+// TestRelayWithoutChannels covers the path before any ChannelBind: Send
+// indications in, Data indications out.
+func TestRelayWithoutChannels(t *testing.T) {
+	s := startRelay(t, testConfig())
+	ca := newTURNClient(t, s.Addr(), loopback, testUser, testPass)
+	cb := newTURNClient(t, s.Addr(), loopback, testUser, testPass)
+	a, b := ca.allocate(t), cb.allocate(t)
+	if err := ca.client.CreatePermission(b.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.client.CreatePermission(a.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	server := net.UDPAddrFromAddrPort(s.Addr())
+	buf := make([]byte, 2048)
+	for i := range 20 {
+		want := fmt.Appendf(nil, "indication %d", i)
+		if _, err := ca.client.WriteTo(sendIndication(t, b.LocalAddr(), want), server); err != nil {
+			t.Fatal(err)
+		}
+		_ = b.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, from, err := b.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("datagram %d did not arrive: %v", i, err)
+		}
+		if from.String() != a.LocalAddr().String() || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("got %q from %v, want %q from %v", buf[:n], from, want, a.LocalAddr())
+		}
+	}
+	if rc := s.table.lookup(b.LocalAddr().(*net.UDPAddr).AddrPort()); len(*rc.channels.Load()) != 0 {
+		t.Fatal("a channel was bound, so this test did not cover the indication path")
+	}
+	if st := s.Stats(); st.RelayedPackets != 20 {
+		t.Fatalf("RelayedPackets = %d, want 20", st.RelayedPackets)
 	}
 }
 
@@ -230,14 +304,9 @@ func TestPermissionOnlyToRelayedAddresses(t *testing.T) {
 	// TURN permissions are per IP, so A now holds one for 127.0.0.1. A Send
 	// indication to a non-relay port on that IP must still go nowhere.
 	before := s.Stats().DroppedNoRoute
-	send := stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodSend, stun.ClassIndication))
-	peer := svc.LocalAddr().(*net.UDPAddr)
-	if err := (&stun.XORMappedAddress{IP: peer.IP, Port: peer.Port}).AddToAs(send, stun.AttrXORPeerAddress); err != nil {
-		t.Fatal(err)
-	}
-	send.Add(stun.AttrData, []byte("let me in"))
+	send := sendIndication(t, svc.LocalAddr(), []byte("let me in"))
 	for range 20 {
-		if _, err := ca.client.WriteTo(send.Raw, net.UDPAddrFromAddrPort(s.Addr())); err != nil {
+		if _, err := ca.client.WriteTo(send, net.UDPAddrFromAddrPort(s.Addr())); err != nil {
 			t.Fatalf("Send indication: %v", err)
 		}
 	}
@@ -439,5 +508,31 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			_ = s2.Close()
 		}
 		t.Fatalf("New on a busy port: err = %v", err)
+	}
+}
+
+func TestPeerAddressesOfPermissionRequests(t *testing.T) {
+	peer := &stun.XORMappedAddress{IP: net.IPv4(10, 42, 0, 1), Port: 50123}
+	for _, method := range []stun.Method{stun.MethodCreatePermission, stun.MethodChannelBind} {
+		m := stun.MustBuild(stun.TransactionID, stun.NewType(method, stun.ClassRequest))
+		if err := peer.AddToAs(m, stun.AttrXORPeerAddress); err != nil {
+			t.Fatal(err)
+		}
+		if !isPermissionRequest(m.Raw) {
+			t.Fatalf("%v request not recognised", method)
+		}
+		got := appendPeerAddrs(nil, m.Raw)
+		if want := netip.MustParseAddrPort("10.42.0.1:50123"); len(got) != 1 || got[0] != want {
+			t.Fatalf("%v: peers %v, want [%v]", method, got, want)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"allocate":     stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassRequest)).Raw,
+		"channel data": {0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4},
+		"short":        {0x00, 0x08},
+	} {
+		if isPermissionRequest(b) {
+			t.Errorf("%s taken for a permission request", name)
+		}
 	}
 }
