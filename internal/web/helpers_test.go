@@ -130,7 +130,7 @@ func httpClient(src string) *http.Client {
 func httpsClient(t testing.TB, s *Server, src string) *http.Client {
 	t.Helper()
 	pool := x509.NewCertPool()
-	pool.AddCert(s.tls.Certificates[0].Leaf)
+	pool.AddCert(s.certs.current().Leaf)
 	return &http.Client{
 		Transport: &http.Transport{
 			DialContext:       dialer(src).DialContext,

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/kibitzbox/kibitzbox/internal/statefile"
@@ -232,4 +234,54 @@ func (s *Server) makeSelfSigned(epoch time.Time) (certPEM, keyPEM []byte, err er
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	return certPEM, keyPEM, nil
+}
+
+// certStore holds the served certificate. A configured (real) certificate
+// is re-read when its files change, checked at most every checkEvery, so a
+// renewal needs no restart; the self-signed one is fixed.
+type certStore struct {
+	log               *slog.Logger
+	certFile, keyFile string // empty for the self-signed certificate
+	checkEvery        time.Duration
+
+	mu              sync.Mutex
+	cert            *tls.Certificate
+	certMod, keyMod time.Time
+	checked         time.Time // monotonic
+}
+
+func (c *certStore) current() *tls.Certificate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.certFile != "" && time.Since(c.checked) >= c.checkEvery {
+		c.checked = time.Now()
+		c.reloadLocked()
+	}
+	return c.cert
+}
+
+func (c *certStore) reloadLocked() {
+	certMod, keyMod := modTime(c.certFile), modTime(c.keyFile)
+	if certMod.Equal(c.certMod) && keyMod.Equal(c.keyMod) {
+		return
+	}
+	// Remember these times even on failure: a renewal that has written
+	// only one file yet is retried when the other one changes.
+	c.certMod, c.keyMod = certMod, keyMod
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		c.log.Warn("web: the configured certificate changed but does not load; still serving the previous one",
+			"cert", c.certFile, "key", c.keyFile, "err", err)
+		return
+	}
+	c.cert = &cert
+	c.log.Info("web: reloaded the configured certificate", "cert", c.certFile,
+		"subject", cert.Leaf.Subject.String(), "not_after", cert.Leaf.NotAfter)
+}
+
+func modTime(path string) time.Time {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.ModTime()
+	}
+	return time.Time{}
 }

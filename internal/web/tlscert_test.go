@@ -224,21 +224,28 @@ func TestRealCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "box.example.net"},
-		DNSNames:  []string{"box.example.net"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
 	certFile, keyFile := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	// issue writes a CA-signed pair for name, with file times at mtime.
+	issue := func(name string, serial int64, mtime time.Time) []byte {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+			DNSNames:  []string{name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+		os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+		os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+		os.Chtimes(certFile, mtime, mtime)
+		os.Chtimes(keyFile, mtime, mtime)
+		return der
+	}
+	der := issue("box.example.net", 2, time.Now().Add(-time.Hour))
 
 	cfg := testConfig(t)
 	cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
@@ -254,6 +261,23 @@ func TestRealCertificate(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.StateDir, "tls")); !os.IsNotExist(err) {
 		t.Errorf("made a self-signed certificate although a real one was given (%v)", err)
+	}
+
+	// A renewal on disk is picked up without a restart; a broken one is
+	// logged and the previous certificate stays.
+	s.certs.mu.Lock()
+	s.certs.checkEvery = 0
+	s.certs.mu.Unlock()
+	der2 := issue("box.example.net", 3, time.Now())
+	leaf, err = handshake(t, s.HTTPSAddr().String(), &tls.Config{RootCAs: pool, ServerName: "box.example.net"})
+	if err != nil || !slices.Equal(leaf.Raw, der2) {
+		t.Fatalf("renewed certificate not served (err %v)", err)
+	}
+	os.WriteFile(certFile, []byte("not a certificate"), 0o644)
+	os.Chtimes(certFile, time.Now().Add(time.Minute), time.Now().Add(time.Minute))
+	leaf, err = handshake(t, s.HTTPSAddr().String(), &tls.Config{RootCAs: pool, ServerName: "box.example.net"})
+	if err != nil || !slices.Equal(leaf.Raw, der2) {
+		t.Fatalf("a broken renewal replaced the working certificate (err %v)", err)
 	}
 
 	// Missing files and half a pair are configuration errors.

@@ -72,7 +72,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	tls      *tls.Config
-	certFP   string
+	certs    *certStore
 	httpsLn  net.Listener
 	httpLn   net.Listener
 	app      *appFiles
@@ -122,12 +122,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(cert.Leaf.Raw)
-	s.certFP = hex.EncodeToString(sum[:])
+	s.certs = &certStore{log: s.log, cert: &cert, checked: time.Now()}
+	if cfg.TLSCertFile != "" {
+		s.certs.certFile, s.certs.keyFile = cfg.TLSCertFile, cfg.TLSKeyFile
+		s.certs.checkEvery = time.Minute
+		s.certs.certMod, s.certs.keyMod = modTime(cfg.TLSCertFile), modTime(cfg.TLSKeyFile)
+	}
 	s.tls = &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"h2", "http/1.1"},
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.certs.current(), nil
+		},
+		NextProtos: []string{"h2", "http/1.1"},
 	}
 
 	if s.app, err = loadAppFiles(webapp.Files()); err != nil {
@@ -158,7 +164,10 @@ func (s *Server) HTTPAddr() net.Addr {
 }
 
 // CertFingerprint is the SHA-256 of the served certificate, lower-case hex.
-func (s *Server) CertFingerprint() string { return s.certFP }
+func (s *Server) CertFingerprint() string {
+	sum := sha256.Sum256(s.certs.current().Leaf.Raw)
+	return hex.EncodeToString(sum[:])
+}
 
 // AppURL is the link to our call app in room, e.g. https://10.42.0.1/#lobby;
 // the port appears when it is not 443. An empty room gives no fragment.
@@ -245,7 +254,7 @@ func (s *Server) run(ctx context.Context) error {
 		listeners = append(listeners, s.httpLn)
 	}
 	s.log.Info("web: serving", "app", s.AppURL(s.cfg.DefaultRoom), "https", s.httpsLn.Addr().String(),
-		"captive", s.HTTPAddr(), "cert_sha256", s.certFP)
+		"captive", s.HTTPAddr(), "cert_sha256", s.CertFingerprint())
 
 	errs := make(chan error, len(servers))
 	for i, srv := range servers {
