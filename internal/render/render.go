@@ -329,9 +329,9 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 		add(false, wrapN(in.shortAddress(), 2)...)
 	}
 
-	live := ws.text.wrap(ws.text.firstFit(r.Dx()*2, in.liveLines()...), r.Dx(), 2)
+	live := ws.text.lines(r.Dx(), 2, in.liveLines()...)
 	hv, warn := in.healthLines()
-	health := ws.text.wrap(ws.text.firstFit(r.Dx()*2, hv...), r.Dx(), 2)
+	health := ws.text.lines(r.Dx(), 2, hv...)
 	bottomLines := len(live) + len(health)
 	room := (r.Dy()+ws.gap)/lh - bottomLines
 	y := r.Min.Y
@@ -343,7 +343,11 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 		if l.bold {
 			st = ws.bold
 		}
-		st.draw(img, image.Pt(r.Min.X, y), l.text, ink)
+		w := st.draw(img, image.Pt(r.Min.X, y), l.text, ink)
+		if l.bold && ws.bold == ws.text {
+			// No bold face this small: underline labels instead.
+			fillRect(img, image.Rect(r.Min.X, y+st.lineHeight(), r.Min.X+w-1, y+st.lineHeight()+1), ink)
+		}
 		y += lh
 	}
 	y = r.Max.Y - bottomLines*lh + ws.gap

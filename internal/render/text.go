@@ -138,6 +138,17 @@ func (t textStyle) firstFit(width int, variants ...string) string {
 	return t.fit(variants[len(variants)-1], width)
 }
 
+// lines returns the first variant that fits on one line of width pixels,
+// or else the last variant wrapped onto at most maxLines lines.
+func (t textStyle) lines(width, maxLines int, variants ...string) []string {
+	for _, v := range variants {
+		if len(t.font.clean(v)) <= t.columns(width) {
+			return []string{v}
+		}
+	}
+	return t.wrap(variants[len(variants)-1], width, maxLines)
+}
+
 func fillRect(img *image.Gray, r image.Rectangle, v uint8) {
 	r = r.Intersect(img.Rect)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
