@@ -34,6 +34,10 @@ for f in \
 	'brcmfmac43455-sdio.raspberrypi,4-model-b.txt'; do
 	cp -L "$src/brcm/$f" "$fw/brcm/$f"
 done
+# Aliases that Debian trixie ships as symlinks (bookworm lacks them): the
+# Zero 2 W with the 43430 chip uses the 3B's NVRAM, the Pi 5 the 4B's.
+cp -L "$src/brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt" "$fw/brcm/brcmfmac43430-sdio.raspberrypi,model-zero-2-w.txt"
+cp -L "$src/brcm/brcmfmac43455-sdio.raspberrypi,4-model-b.txt" "$fw/brcm/brcmfmac43455-sdio.raspberrypi,5-model-b.txt"
 # The Pi kernel trusts the upstream wireless-regdb signing key, not Debian's.
 cp -L "$src/regulatory.db-upstream" "$fw/regulatory.db"
 cp -L "$src/regulatory.db.p7s-upstream" "$fw/regulatory.db.p7s"
