@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -96,8 +97,7 @@ func TestCertPersistsAndNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.httpsLn.Close()
-	s.httpLn.Close()
+	s.Close()
 	if s.CertFingerprint() == fps[0] {
 		t.Errorf("SAN change kept the old certificate")
 	}
@@ -106,15 +106,20 @@ func TestCertPersistsAndNames(t *testing.T) {
 	}
 }
 
-// newOffline is New without serving: the listeners are closed at once.
+// newOffline is New without serving: Close releases the listeners, and a
+// Run after Close refuses to start.
 func newOffline(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	cfg.HTTPAddr = ""
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	s.httpsLn.Close()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Run(context.Background()); err == nil {
+		t.Fatalf("Run after Close did not fail")
+	}
 	return s
 }
 

@@ -215,6 +215,20 @@ func (s *Server) kibitzURL(room string) string {
 	return "https://kibitz.chat/?galaxy=" + blob + "#" + room
 }
 
+// Close releases the listeners of a server that will not Run (for example
+// when a later start-up step fails). To stop a running server, cancel the
+// context given to Run instead.
+func (s *Server) Close() error {
+	s.runOnce.Do(func() {}) // a later Run fails instead of serving closed listeners
+	err := s.httpsLn.Close()
+	if s.httpLn != nil {
+		if herr := s.httpLn.Close(); err == nil {
+			err = herr
+		}
+	}
+	return err
+}
+
 // Run serves until ctx is done, then shuts both servers down gracefully
 // (at most 5 s) and closes the listeners. It may be called once.
 func (s *Server) Run(ctx context.Context) error {
