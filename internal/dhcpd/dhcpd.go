@@ -206,8 +206,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) serve(ctx context.Context, conn net.PacketConn) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
+	// Deferred in reverse: save, then cancel, then wait for the helpers.
+	defer wg.Wait()
+	defer cancel()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -234,7 +236,6 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn) error {
 			}
 		}
 	}()
-	defer wg.Wait()
 	defer s.save()
 	s.log.Info("dhcpd serving", "interface", s.cfg.Interface, "server", s.cfg.ServerIP,
 		"pool", s.cfg.PoolStart.String()+"-"+s.cfg.PoolEnd.String(), "lease", s.cfg.LeaseTime)

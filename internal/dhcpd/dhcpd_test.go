@@ -2,6 +2,7 @@ package dhcpd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -531,5 +532,51 @@ func TestDropLogsAreRateLimited(t *testing.T) {
 	}
 	if got := s.Stats().Drops["malformed"]; got != 101 {
 		t.Fatalf("malformed drops %d, want 101 (counting is not rate-limited)", got)
+	}
+}
+
+// TestServeEndsOnSocketError checks that a socket failure ends the serve
+// loop with an error instead of a hang, and that cancelling ends it cleanly
+// with the leases saved.
+func TestServeEndsOnSocketError(t *testing.T) {
+	clock := &fakeClock{time.Now()}
+	s := newTestServer(t, testConfig(t, "10.42.0.250"), clock)
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.Close() // every read now fails
+	done := make(chan error, 1)
+	go func() { done <- s.serve(context.Background(), pc) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "dhcpd: read on test0") {
+			t.Fatalf("serve returned %v, want a read error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve hung after its socket failed")
+	}
+
+	// And with a working socket, cancelling the context ends it cleanly
+	// and saves the leases.
+	lease(t, s, mac(1))
+	os.Remove(s.cfg.LeaseFile)
+	pc2, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- s.serve(ctx, pc2) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on cancel")
+	}
+	if _, err := os.Stat(s.cfg.LeaseFile); err != nil {
+		t.Fatalf("leases not saved on shutdown: %v", err)
 	}
 }
