@@ -263,3 +263,31 @@ func FuzzRespond(f *testing.F) {
 		}
 	})
 }
+
+func TestRunFailsInsteadOfHanging(t *testing.T) {
+	busy, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	s := newTestServer(t, Config{Addr: busy.LocalAddr().String()})
+	if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen udp") {
+		t.Fatalf("Run on a busy port: %v, want a listen error", err)
+	}
+
+	// A socket that dies under the server ends Run with an error.
+	pc, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
+	pc.Close()
+	s = newTestServer(t, Config{PacketConn: pc, Listener: ln})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Run returned nil with a closed socket")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run hung with a closed socket")
+	}
+}
