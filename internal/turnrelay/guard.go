@@ -2,10 +2,12 @@ package turnrelay
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/pion/stun/v4"
 	"golang.org/x/net/ipv4"
@@ -45,6 +47,9 @@ type guardConn struct {
 // batchLen is how many datagrams one recvmmsg/sendmmsg moves at most.
 const batchLen = 32
 
+// maxReadFailures is how many consecutive read errors a listener survives.
+const maxReadFailures = 100
+
 // readBufLen bounds a datagram read; longer ones are truncated, and pion
 // drops anything that fills its 1600-byte buffer.
 const readBufLen = 2048
@@ -67,11 +72,19 @@ func newGuardConn(c *net.UDPConn, s *Server) *guardConn {
 // next returns the next datagram, reading a new batch when the last is used
 // up. Pending sends go out first, since the read may block.
 func (g *guardConn) next() (*ipv4.Message, error) {
+	failures := 0
 	for g.rnext >= g.rlen {
 		g.flush(false)
 		n, err := g.batch.ReadBatch(g.rmsgs, 0)
 		if err != nil {
-			return nil, err
+			// pion ends the listener on an error, so only give up when the
+			// socket is closed or keeps failing.
+			if failures++; errors.Is(err, net.ErrClosed) || failures > maxReadFailures {
+				return nil, err
+			}
+			g.srv.log.Warn("TURN listener read failed; retrying", "addr", g.LocalAddr().String(), "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		g.wmu.Lock()
 		g.reading = true

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/turn/v5"
 
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/status"
 )
 
 // DefaultRealm is the realm the Kibitz web client expects.
@@ -79,6 +80,8 @@ type Stats struct {
 	RelayedBytes uint64
 	// RelayedPackets counts the datagrams behind RelayedBytes.
 	RelayedPackets uint64
+	// BytesPerSecond is the relayed byte rate over the last full second.
+	BytesPerSecond float64
 	// Refused is the sum of the Refused* counters below.
 	Refused uint64
 	// RefusedClientNet counts packets from sources outside ClientNets.
@@ -127,6 +130,7 @@ type Server struct {
 	rcvBuf    int
 	sndBuf    int
 	started   atomic.Bool
+	rate      atomic.Uint64 // relayed bytes in the last full second
 }
 
 // New validates cfg and binds the listeners, so a busy port is reported here
@@ -256,7 +260,19 @@ func (s *Server) Run(ctx context.Context) error {
 			"asked", s.cfg.SocketBuffer, "rcvbuf", s.rcvBuf, "sndbuf", s.sndBuf)
 	}
 
-	<-ctx.Done()
+	tick := time.NewTicker(time.Second)
+	last := s.count.relayedBytes.Load()
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-tick.C:
+			now := s.count.relayedBytes.Load()
+			s.rate.Store(now - last)
+			last = now
+		}
+	}
+	tick.Stop()
 	err = ts.Close()
 	// pion closes its allocations when each read loop ends; closing the relay
 	// table as well makes sure no relay goroutine outlives Run.
@@ -275,6 +291,7 @@ func (s *Server) Stats() Stats {
 		Allocations:       s.table.len(),
 		RelayedBytes:      c.relayedBytes.Load(),
 		RelayedPackets:    c.relayedPackets.Load(),
+		BytesPerSecond:    float64(s.rate.Load()),
 		RefusedClientNet:  c.refusedClientNet.Load(),
 		RefusedAuth:       c.refusedAuth.Load(),
 		RefusedQuota:      c.refusedQuota.Load(),
@@ -288,6 +305,18 @@ func (s *Server) Stats() Stats {
 	}
 	st.Refused = st.RefusedClientNet + st.RefusedAuth + st.RefusedQuota + st.RefusedPermission
 	return st
+}
+
+// Status is the relay's part of the hub's status document.
+func (s *Server) Status() status.TURN {
+	st := s.Stats()
+	return status.TURN{
+		Port:            int(s.addr.Port()),
+		Allocations:     st.Allocations,
+		RelayedBytes:    st.RelayedBytes,
+		BytesPerSecond:  st.BytesPerSecond,
+		RefusedRequests: st.Refused,
+	}
 }
 
 // WriteMetrics writes the relay's metrics (prefix kibitz_turn_).

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
+
+	"github.com/kibitzbox/kibitzbox/internal/metrics"
 )
 
 const (
@@ -69,7 +72,9 @@ type turnClient struct {
 	client *turn.Client
 }
 
-func newTURNClient(t testing.TB, server netip.AddrPort, local netip.Addr, user, pass string) *turnClient {
+// newTURNClient makes a client; rto, if given, replaces the 50 ms
+// retransmission timeout (tests expecting no answer use a short one).
+func newTURNClient(t testing.TB, server netip.AddrPort, local netip.Addr, user, pass string, rto ...time.Duration) *turnClient {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
 	if err != nil {
@@ -77,6 +82,10 @@ func newTURNClient(t testing.TB, server netip.AddrPort, local netip.Addr, user, 
 	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
+	timeout := 50 * time.Millisecond
+	if len(rto) > 0 {
+		timeout = rto[0]
+	}
 	c, err := turn.NewClient(&turn.ClientConfig{
 		STUNServerAddr: server.String(),
 		TURNServerAddr: server.String(),
@@ -84,7 +93,7 @@ func newTURNClient(t testing.TB, server netip.AddrPort, local netip.Addr, user, 
 		Username:       user,
 		Password:       pass,
 		Realm:          DefaultRealm,
-		RTO:            50 * time.Millisecond,
+		RTO:            timeout,
 		LoggerFactory:  lf,
 	})
 	if err != nil {
@@ -196,6 +205,25 @@ func TestRelayToRelayBothWays(t *testing.T) {
 	}
 	if st.Listeners != 4 || st.RecvBuffer <= 0 || st.SendBuffer <= 0 {
 		t.Fatalf("listener figures not reported: %+v", st)
+	}
+	doc := s.Status()
+	if doc.Port != int(s.Addr().Port()) || doc.Allocations != 2 || doc.RelayedBytes != st.RelayedBytes {
+		t.Fatalf("Status() = %+v, stats %+v", doc, st)
+	}
+	var out strings.Builder
+	mw := metrics.NewWriter(&out)
+	s.WriteMetrics(mw)
+	if err := mw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"kibitz_turn_allocations 2\n",
+		fmt.Sprintf("kibitz_turn_relayed_packets_total %d\n", st.RelayedPackets),
+		`kibitz_turn_refused_total{reason="permission"} 0`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, out.String())
+		}
 	}
 }
 
@@ -344,7 +372,7 @@ func TestClientOutsideClientNetsRefused(t *testing.T) {
 	cfg.ListenIP = netip.IPv4Unspecified()
 	s := startRelay(t, cfg)
 	server := netip.AddrPortFrom(loopback, s.Addr().Port())
-	c := newTURNClient(t, server, netip.MustParseAddr("127.0.0.3"), testUser, testPass)
+	c := newTURNClient(t, server, netip.MustParseAddr("127.0.0.3"), testUser, testPass, 10*time.Millisecond)
 	if relay, err := c.client.Allocate(); err == nil {
 		_ = relay.Close()
 		t.Fatal("a client from 127.0.0.3 allocated, but only 127.0.0.1/32 may")
