@@ -214,6 +214,11 @@ func isSignalName(name string) bool {
 	return true
 }
 
+// Windows' NCSI resolves this name only after its HTTP probe got the
+// expected body, i.e. after the hub released the client; the documented
+// answer then completes the check instead of leaving Windows half-connected.
+const ncsiDNSName = "dns.msftncsi.com."
+
 // Respond builds the reply to req. It is separate from the transport so
 // that it can be tested directly.
 func (s *Server) Respond(req *dns.Msg) *dns.Msg {
@@ -255,9 +260,13 @@ func (s *Server) Respond(req *dns.Msg) *dns.Msg {
 	}
 	switch q.Qtype {
 	case dns.TypeA, dns.TypeANY:
+		answer := net.IP(s.cfg.Answer.AsSlice())
+		if strings.EqualFold(q.Name, ncsiDNSName) {
+			answer = net.IPv4(131, 107, 255, 255).To4()
+		}
 		m.Answer = append(m.Answer, &dns.A{
 			Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: s.ttl},
-			A:   net.IP(s.cfg.Answer.AsSlice()),
+			A:   answer,
 		})
 		s.answered.Add(1)
 	default:

@@ -84,9 +84,13 @@ func TestRespond(t *testing.T) {
 			t.Errorf("%s: answer %v, want %s 30 IN A 10.42.0.1", tc.name, m.Answer[0], dns.Fqdn(tc.name))
 		}
 	}
+	ncsi := s.Respond(query("dns.msftncsi.com", dns.TypeA))
+	if len(ncsi.Answer) != 1 || !ncsi.Answer[0].(*dns.A).A.Equal(net.IPv4(131, 107, 255, 255)) {
+		t.Errorf("NCSI DNS probe: %v, want 131.107.255.255", ncsi.Answer)
+	}
 	st := s.Stats()
-	if st.Answered != 6 || st.Empty != 5 || st.Refused != 3 || st.NXDomain != 3 {
-		t.Errorf("stats %+v, want 6 answered, 5 empty, 3 refused, 3 nxdomain", st)
+	if st.Answered != 7 || st.Empty != 5 || st.Refused != 3 || st.NXDomain != 3 {
+		t.Errorf("stats %+v, want 7 answered, 5 empty, 3 refused, 3 nxdomain", st)
 	}
 }
 
