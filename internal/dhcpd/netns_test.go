@@ -43,32 +43,6 @@ func newTopology(t *testing.T) *topology {
 	return tp
 }
 
-// runInNS runs fn (a server's Run) on a thread inside ns until the returned
-// stop function is called.
-func runInNS(t *testing.T, ns *netnstest.NS, what string, fn func(context.Context) error) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ns.Do(func() error { return fn(ctx) }) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s: %v", what, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s did not stop", what)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 func (tp *topology) startDHCP(t *testing.T) (*dhcpd.Server, func()) {
 	s, err := dhcpd.New(dhcpd.Config{
 		Interface:        "ap0",
@@ -84,7 +58,7 @@ func (tp *topology) startDHCP(t *testing.T) (*dhcpd.Server, func()) {
 	if err != nil {
 		t.Fatalf("dhcpd.New: %v", err)
 	}
-	return s, runInNS(t, tp.srv, "dhcpd", s.Run)
+	return s, tp.srv.Serve(t, "dhcpd", s.Run)
 }
 
 // testWriter sends server logs to the test log.
@@ -153,7 +127,7 @@ func TestRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runInNS(t, tp.srv, "dnsd", dns.Run)
+	tp.srv.Serve(t, "dnsd", dns.Run)
 
 	var nclientIP string
 	t.Run("nclient4", func(t *testing.T) {

@@ -1,7 +1,6 @@
 package dnsd_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -50,7 +49,7 @@ func dig(t *testing.T, ns *netnstest.NS, args ...string) digResult {
 // namespace over a veth pair, as a phone on the AP would.
 func TestDigFromClientNamespace(t *testing.T) {
 	netnstest.Require(t)
-	testenv.RequireProgram(t, "dig")
+	testenv.RequireProgram(t, "dig", "ss")
 	srvNS, staNS := netnstest.New(t), netnstest.New(t)
 	netnstest.Veth(t, srvNS, "ap0", staNS, "sta0")
 	staNS.AddAddr("sta0", "10.42.0.50/24")
@@ -60,27 +59,21 @@ func TestDigFromClientNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srvNS.Do(func() error { return s.Run(ctx) }) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
+	stop := srvNS.Serve(t, "dnsd", s.Run)
+	defer stop()
+	// The address arrives after the server bound it (as when the AP comes
+	// up late): IP_FREEBIND makes that possible.
+	bound := false
+	for range 100 {
+		out, err := srvNS.Run(5*time.Second, "ss", "-H", "-l", "-n", "-u", "-t")
+		if err == nil && strings.Count(out, "10.42.0.1:53") == 2 {
+			bound = true
+			break
 		}
-	}()
-	// The address arrives after the server started (as when the AP comes
-	// up late): IP_FREEBIND lets the server bind it anyway.
-	time.Sleep(200 * time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("server stopped before the address existed: %v", err)
-	default:
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !bound {
+		t.Fatal("the server did not bind 10.42.0.1:53 (UDP and TCP) before the address existed")
 	}
 	srvNS.AddAddr("ap0", "10.42.0.1/24")
 

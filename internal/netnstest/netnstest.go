@@ -125,3 +125,31 @@ func (ns *NS) Do(fn func() error) error {
 	}()
 	return <-errc
 }
+
+// Serve runs fn (typically a server's Run) on a thread inside the namespace
+// until the returned stop function is called or the test ends. stop cancels
+// fn's context and waits up to 10 s for it; an error from fn fails the test.
+func (ns *NS) Serve(t testing.TB, what string, fn func(context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ns.Do(func() error { return fn(ctx) }) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s in %s: %v", what, ns.Name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s in %s did not stop within 10 s", what, ns.Name)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
