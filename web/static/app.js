@@ -1,0 +1,471 @@
+// Kibitz Box call app: wires the hub connection, room presence, media mesh
+// and the screens together. Everything protocol-level lives in
+// protocol.js, room.js and mesh.js; this file only decides what to show.
+
+import { LocalMedia } from './media.js';
+import { Mesh } from './mesh.js';
+import { Hub, meshConfig, parseBlob, roomFromHash } from './protocol.js';
+import { Room } from './room.js';
+import { byId, setIcon } from './ui/dom.js';
+import { message, showMessage } from './ui/messages.js';
+import { Panel } from './ui/panel.js';
+import { Prejoin } from './ui/prejoin.js';
+import { TileGrid } from './ui/tiles.js';
+
+/**
+ * @typedef {{
+ *   blob: string,
+ *   room: string,
+ *   roomCap: number,
+ *   appUrl: string,
+ * }} Config
+ */
+
+const DEFAULT_ROOM = 'lobby';
+const DEFAULT_CAP = 8;
+const SPEAKING_LEVEL = 0.03;
+
+/**
+ * Loads the hub blob and room settings: the box's /api/join, or a
+ * `?galaxy=` blob in the URL (a Kibitz link).
+ * @returns {Promise<Config>}
+ */
+async function loadConfig() {
+  const urlBlob = new URLSearchParams(location.search).get('galaxy');
+  /** @type {any} */
+  let api = null;
+  try {
+    const res = await fetch('/api/join', { cache: 'no-store' });
+    if (res.ok) api = await res.json();
+  } catch (err) {
+    if (!urlBlob) throw err;
+  }
+  const blob = urlBlob || (api && typeof api.blob === 'string' ? api.blob : '');
+  if (!blob) throw new Error('the box did not send its call details');
+  const cap = api && Number.isInteger(api.room_cap) && api.room_cap > 0 ? api.room_cap : DEFAULT_CAP;
+  return {
+    blob,
+    room: (api && typeof api.room === 'string' && api.room) || DEFAULT_ROOM,
+    roomCap: cap,
+    appUrl: (api && typeof api.app_url === 'string' && api.app_url) || location.origin + '/',
+  };
+}
+
+/**
+ * Shows one screen, hides the others.
+ * @param {'loading'|'fatal'|'prejoin'|'call'} name
+ */
+function showScreen(name) {
+  for (const s of ['loading', 'fatal', 'prejoin', 'call']) byId(s, HTMLElement).hidden = s !== name;
+  document.body.dataset.screen = name;
+}
+
+/**
+ * A problem that stops the app, with what to do.
+ * @param {string} kind
+ * @param {import('./ui/messages.js').Action[]} [actions]
+ * @param {{url?: string}} [ctx]
+ */
+function fatal(kind, actions = [], ctx = {}) {
+  showScreen('fatal');
+  showMessage(byId('fatal-notice', HTMLElement), message(kind, ctx), actions);
+}
+
+class App {
+  /** @param {Config} config */
+  constructor(config) {
+    this.config = config;
+    this.galaxy = parseBlob(config.blob);
+    this.roomName = roomFromHash(location.hash) || config.room;
+    this.inCall = false;
+    this.local = new LocalMedia();
+    /** @type {Map<string, number>} peer id → last audio level */
+    this.levels = new Map();
+    /** @type {MediaStreamTrack|null} */
+    this.selfCamTrack = null;
+    /** @type {MediaStream|null} */
+    this.selfCamStream = null;
+    /** @type {MediaStreamTrack|null} */
+    this.selfScreenTrack = null;
+    /** @type {MediaStream|null} */
+    this.selfScreenStream = null;
+    this.renderQueued = false;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    this.toastTimer = undefined;
+    /** @type {import('./mesh.js').ChatLine[]} */
+    this.chat = [];
+
+    this.hub = new Hub(this.galaxy, {
+      onOpen: (id) => this.onHubOpen(id),
+      onFrom: (from, payload) => this.room.handle(from, payload),
+      onStatus: () => this.onHubStatus(),
+    });
+    this.room = new Room(this.hub, {
+      onRoster: () => this.onRoster(),
+      onSig: (from, payload) => this.mesh.handleSig(from, payload),
+      onNewerVersion: () => this.toast('newer'),
+    });
+    this.mesh = new Mesh({
+      config: meshConfig(this.galaxy),
+      local: this.local,
+      signal: (to, payload) => this.hub.send(to, payload),
+      onChange: () => this.render(),
+      onChat: (line) => this.addChat(line),
+      onLinkDead: (id) => this.room.remove(id),
+    });
+    this.tiles = new TileGrid(byId('grid', HTMLElement), byId('stage', HTMLElement));
+    this.panel = new Panel({
+      onSend: (text) => {
+        const line = this.mesh.sendChat(text);
+        if (line) this.addChat(line);
+      },
+      onToggle: () => this.renderControls(),
+    });
+    this.prejoin = new Prejoin({
+      onJoin: (name, mic, cam) => this.join(name, mic, cam),
+      onRoom: (room) => {
+        location.hash = room;
+      },
+    });
+    this.bindControls();
+    window.addEventListener('hashchange', () => this.switchRoom(roomFromHash(location.hash) || this.config.room));
+    window.addEventListener('pagehide', () => this.shutdown());
+    setInterval(() => {
+      if (this.inCall) this.mesh.setRoster([...this.room.members.keys()]);
+    }, 2500);
+    setInterval(() => this.pollLevels(), 400);
+  }
+
+  start() {
+    this.hub.join(this.roomName);
+    this.hub.start();
+    this.showRoom();
+    showScreen('prejoin');
+    this.prejoin.startPreview();
+  }
+
+  showRoom() {
+    byId('room-chip', HTMLElement).hidden = false;
+    byId('room-name', HTMLElement).textContent = this.roomName;
+    document.title = `#${this.roomName} · Kibitz Box`;
+    this.prejoin.setRoom(this.roomName, this.hub.status === 'open');
+    byId('invite', HTMLButtonElement).hidden = false;
+  }
+
+  /** @param {string} id */
+  onHubOpen(id) {
+    this.room.onHubOpen();
+    if (this.inCall) this.mesh.setSelf(id);
+    this.prejoin.setRoom(this.roomName, true);
+  }
+
+  onHubStatus() {
+    const s = this.hub.status;
+    const banner = byId('banner', HTMLElement);
+    if (s === 'open') {
+      banner.hidden = true;
+      this.prejoin.setNotice(this.prejoin.problem ? message(this.prejoin.problem) : null);
+    } else if (s === 'reconnecting') {
+      showMessage(banner, message('reconnecting'));
+    } else if (s === 'unreachable') {
+      showMessage(banner, message('unreachable'), [{ label: 'Retry now', run: () => this.hub.connect() }]);
+    }
+    this.prejoin.setRoom(this.roomName, s === 'open');
+  }
+
+  /** @param {string} room */
+  switchRoom(room) {
+    if (room === this.roomName) return;
+    if (this.inCall) this.leave(false);
+    this.roomName = room;
+    this.hub.join(room);
+    if (this.hub.status === 'open') this.room.onHubOpen();
+    this.showRoom();
+    this.prejoin.setNotice(this.prejoin.problem ? message(this.prejoin.problem) : null);
+  }
+
+  /**
+   * @param {string} name
+   * @param {string} micDevice
+   * @param {string} camDevice
+   */
+  async join(name, micDevice, camDevice) {
+    if (this.inCall) return;
+    const others = this.room.members.size;
+    if (others >= this.config.roomCap) {
+      this.prejoin.setNotice(message('full', { cap: this.config.roomCap, room: this.roomName }));
+      return;
+    }
+    this.prejoin.stopPreview();
+    this.local.micDevice = micDevice;
+    this.local.camDevice = camDevice;
+    this.local.ensureBase();
+    this.inCall = true;
+    this.room.update({ name, cam: false, mic: false, screen: false });
+    showScreen('call');
+    // The mic is captured now (disabled) so it can be unmuted without a
+    // prompt; without one the audio lane carries silence.
+    await this.local.openMic();
+    if (!this.inCall) return;
+    this.mesh.setSelf(this.hub.selfId);
+    this.room.enter();
+    this.mesh.setRoster([...this.room.members.keys()]);
+    this.render();
+  }
+
+  /** @param {boolean} showPrejoin */
+  leave(showPrejoin) {
+    if (!this.inCall) return;
+    this.inCall = false;
+    this.room.leave();
+    this.mesh.setSelf(null);
+    this.local.stopCaptures();
+    this.panel.close();
+    this.render();
+    if (showPrejoin) {
+      showScreen('prejoin');
+      this.prejoin.setNotice({ kind: 'left', tone: 'info', title: 'You left the call', body: 'Join again whenever you like.' });
+      this.prejoin.startPreview();
+    }
+  }
+
+  shutdown() {
+    this.room.close();
+    this.mesh.dispose();
+    this.hub.stop();
+  }
+
+  bindControls() {
+    const mic = byId('btn-mic', HTMLButtonElement);
+    const cam = byId('btn-cam', HTMLButtonElement);
+    const screen = byId('btn-screen', HTMLButtonElement);
+    screen.hidden = !LocalMedia.canShareScreen() || matchMedia('(pointer: coarse)').matches;
+    mic.addEventListener('click', async () => {
+      const problem = await this.local.setMic(!this.local.micOn);
+      if (problem) this.toast(problem);
+      this.room.update({ mic: this.local.micOn });
+      this.render();
+    });
+    cam.addEventListener('click', async () => {
+      cam.disabled = true;
+      const problem = await this.local.setCamera(!this.local.camera);
+      cam.disabled = false;
+      if (problem) this.toast(problem);
+      this.room.update({ cam: !!this.local.camera });
+      this.render();
+    });
+    screen.addEventListener('click', async () => {
+      const stop = () => {
+        this.local.setScreen(false, stop);
+        this.room.update({ screen: false });
+        this.render();
+      };
+      const problem = await this.local.setScreen(!this.local.screen, stop);
+      if (problem && problem !== 'denied') this.toast(problem === 'unsupported' ? 'noscreen' : problem);
+      this.room.update({ screen: !!this.local.screen });
+      this.render();
+    });
+    byId('btn-chat', HTMLButtonElement).addEventListener('click', () => this.panel.toggle('chat'));
+    byId('btn-people', HTMLButtonElement).addEventListener('click', () => this.panel.toggle('people'));
+    byId('btn-leave', HTMLButtonElement).addEventListener('click', () => this.leave(true));
+    byId('invite', HTMLButtonElement).addEventListener('click', () => this.invite());
+    setIcon(byId('btn-chat', HTMLButtonElement), 'chat');
+    setIcon(byId('btn-people', HTMLButtonElement), 'people');
+    setIcon(byId('btn-leave', HTMLButtonElement), 'leave');
+    setIcon(screen, 'screen');
+    this.renderControls();
+  }
+
+  async invite() {
+    const url = `${this.config.appUrl.replace(/#.*$/, '')}#${this.roomName}`;
+    try {
+      if (navigator.share && matchMedia('(pointer: coarse)').matches) {
+        await navigator.share({ title: `Join #${this.roomName}`, url });
+        return;
+      }
+      await navigator.clipboard.writeText(url);
+      this.toastText('Link copied', url);
+    } catch {
+      this.toastText('Invite link', url);
+    }
+  }
+
+  /** @param {string} kind */
+  toast(kind) {
+    const m = message(kind);
+    this.toastText(m.title, m.body);
+  }
+
+  /**
+   * @param {string} title
+   * @param {string} body
+   */
+  toastText(title, body) {
+    const t = byId('toast', HTMLElement);
+    showMessage(t, { kind: 'toast', tone: 'info', title, body });
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+  }
+
+  /** @param {import('./mesh.js').ChatLine} line */
+  addChat(line) {
+    this.chat.push(line);
+    if (this.chat.length > 300) this.chat.shift();
+    const name = line.mine ? this.room.self.name : this.room.members.get(line.from)?.name ?? 'Guest';
+    this.panel.addLine({ ...line, name });
+  }
+
+  onRoster() {
+    if (this.inCall) this.mesh.setRoster([...this.room.members.keys()]);
+    const names = [...this.room.members.values()].map((m) => m.name);
+    this.prejoin.setWho(names);
+    this.render();
+  }
+
+  async pollLevels() {
+    if (!this.inCall) return;
+    const stats = await this.mesh.stats();
+    let changed = false;
+    for (const [id, s] of Object.entries(stats)) {
+      const was = (this.levels.get(id) ?? 0) > SPEAKING_LEVEL;
+      this.levels.set(id, s.audioLevel);
+      if (was !== s.audioLevel > SPEAKING_LEVEL) changed = true;
+    }
+    const selfWas = (this.levels.get('self') ?? 0) > SPEAKING_LEVEL;
+    const selfLevel = this.local.level();
+    this.levels.set('self', selfLevel);
+    if (selfWas !== selfLevel > SPEAKING_LEVEL) changed = true;
+    for (const id of this.room.members.keys()) if (this.tiles.screenFlowing(id) !== !!this.tiles.tiles.get(id + ':screen')) changed = true;
+    if (changed) this.render();
+  }
+
+  /** Coalesces re-renders of the call screen. */
+  render() {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    queueMicrotask(() => {
+      this.renderQueued = false;
+      this.renderNow();
+    });
+  }
+
+  renderNow() {
+    const count = this.room.members.size + (this.inCall ? 1 : 0);
+    const countEl = byId('people-count', HTMLElement);
+    countEl.hidden = count === 0;
+    countEl.textContent = count === 1 ? '1 person' : `${count} people`;
+    this.renderControls();
+    if (!this.inCall) {
+      this.tiles.render([]);
+      return;
+    }
+    const cam = this.local.camera;
+    if (cam !== this.selfCamTrack) {
+      this.selfCamTrack = cam;
+      this.selfCamStream = cam ? new MediaStream([cam]) : null;
+    }
+    const scr = this.local.screen;
+    if (scr !== this.selfScreenTrack) {
+      this.selfScreenTrack = scr;
+      this.selfScreenStream = scr ? new MediaStream([scr]) : null;
+    }
+    /** @type {import('./ui/tiles.js').TileModel[]} */
+    const people = [{
+      id: 'self', name: this.room.self.name, self: true, cam: !!cam, mic: this.local.micOn,
+      speaking: (this.levels.get('self') ?? 0) > SPEAKING_LEVEL,
+      camera: this.selfCamStream, screen: this.selfScreenStream, screenOn: !!scr, audio: null, connecting: false,
+    }];
+    const members = [...this.room.members.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    for (const m of members) {
+      const link = this.mesh.links.get(m.id);
+      people.push({
+        id: m.id, name: m.name, self: false, cam: m.cam, mic: m.meta.mic !== false,
+        speaking: (this.levels.get(m.id) ?? 0) > SPEAKING_LEVEL,
+        camera: link?.camera ?? null, screen: link?.screen ?? null,
+        screenOn: m.meta.screen === true || this.tiles.screenFlowing(m.id),
+        audio: link?.audio ?? null,
+        connecting: !link || link.pc.connectionState !== 'connected',
+      });
+    }
+    this.tiles.render(people);
+    this.panel.setPeople(people.map((p) => ({ id: p.id, name: p.name, self: p.self, mic: p.mic, cam: p.cam })));
+  }
+
+  renderControls() {
+    const mic = byId('btn-mic', HTMLButtonElement);
+    const cam = byId('btn-cam', HTMLButtonElement);
+    const screen = byId('btn-screen', HTMLButtonElement);
+    const micOn = this.local.micOn;
+    const camOn = !!this.local.camera;
+    mic.setAttribute('aria-pressed', String(micOn));
+    mic.classList.toggle('off', !micOn);
+    setIcon(mic, micOn ? 'mic' : 'micOff');
+    mic.querySelector('.lbl')?.replaceChildren(micOn ? 'Mute' : 'Unmute');
+    cam.setAttribute('aria-pressed', String(camOn));
+    cam.classList.toggle('off', !camOn);
+    setIcon(cam, camOn ? 'cam' : 'camOff');
+    cam.querySelector('.lbl')?.replaceChildren(camOn ? 'Stop video' : 'Start video');
+    screen.setAttribute('aria-pressed', String(!!this.local.screen));
+    screen.querySelector('.lbl')?.replaceChildren(this.local.screen ? 'Stop share' : 'Share');
+    byId('btn-chat', HTMLButtonElement).setAttribute('aria-pressed', String(this.panel.open && this.panel.tab === 'chat'));
+    byId('btn-people', HTMLButtonElement).setAttribute('aria-pressed', String(this.panel.open && this.panel.tab === 'people'));
+  }
+
+  /** What the browser tests read: counts and states, no secrets. */
+  debug() {
+    return {
+      hub: this.hub.status,
+      hubSessions: this.hub.sessions,
+      selfId: this.hub.selfId,
+      room: this.roomName,
+      inCall: this.inCall,
+      roster: [...this.room.members.values()].map((m) => ({ id: m.id, name: m.name, cam: m.cam })),
+      links: [...this.mesh.links.values()].map((l) => ({ id: l.id, state: l.pc.connectionState, dialer: l.dialer })),
+      pcCreated: this.mesh.pcCreated,
+      negotiations: this.mesh.negotiations,
+      chat: this.chat.map((l) => ({ from: l.from, text: l.text, mine: l.mine })),
+      tiles: [...document.querySelectorAll('#grid .tile')].map((t) => /** @type {HTMLElement} */ (t).dataset.id ?? ''),
+      notice: byId('prejoin-notice', HTMLElement).dataset.kind ?? '',
+    };
+  }
+}
+
+async function main() {
+  if (typeof RTCPeerConnection === 'undefined') {
+    fatal('nowebrtc');
+    return;
+  }
+  if (!window.isSecureContext) {
+    const url = `https://${location.host}/${location.hash}`;
+    fatal('insecure', [{ label: 'Open the secure page', primary: true, run: () => { location.href = url; } }], { url: `https://${location.host}/` });
+    return;
+  }
+  /** @type {Config} */
+  let config;
+  try {
+    config = await loadConfig();
+  } catch (err) {
+    console.warn('loading the call details failed', err);
+    fatal('unreachable', [{ label: 'Try again', primary: true, run: () => location.reload() }]);
+    setTimeout(() => location.reload(), 5000);
+    return;
+  }
+  let app;
+  try {
+    app = new App(config);
+  } catch (err) {
+    console.error(err);
+    fatal('broken');
+    return;
+  }
+  // Debug hooks for the browser tests; they expose no secrets.
+  Object.assign(window, {
+    __kibitz: {
+      state: () => app.debug(),
+      stats: () => app.mesh.stats(),
+    },
+  });
+  app.start();
+}
+
+main();
