@@ -580,3 +580,24 @@ func TestServeEndsOnSocketError(t *testing.T) {
 		t.Fatalf("leases not saved on shutdown: %v", err)
 	}
 }
+
+func TestRequestedAddressHonouredUnlessSticky(t *testing.T) {
+	clock := &fakeClock{time.Now()}
+	s := newTestServer(t, testConfig(t, "10.42.0.250"), clock)
+	want := net.IPv4(10, 42, 0, 99)
+	d, _ := dhcpv4.NewDiscovery(mac(1), dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(want)))
+	if r, _ := exchange(t, s, d); r == nil || !r.YourIPAddr.Equal(want) {
+		t.Fatalf("DISCOVER asking for %v: %v", want, r)
+	}
+	// mac(2) holds .10 and lets it expire; mac(3) asking for .10 gets a
+	// fresh address instead, so mac(2) can come back to its own.
+	held := lease(t, s, mac(2)).YourIPAddr
+	clock.advance(3 * time.Hour)
+	d3, _ := dhcpv4.NewDiscovery(mac(3), dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(held)))
+	if r, _ := exchange(t, s, d3); r == nil || r.YourIPAddr.Equal(held) {
+		t.Fatalf("DISCOVER asking for another client's remembered %v: %v", held, r)
+	}
+	if got := lease(t, s, mac(2)).YourIPAddr; !got.Equal(held) {
+		t.Fatalf("returning client got %v, want %v", got, held)
+	}
+}

@@ -100,19 +100,24 @@ func (t *leaseTable) assign(client string, mac net.HardwareAddr, hostname string
 }
 
 // offer picks the address for a DISCOVER: the client's own (even expired)
-// binding, else the address it asks for if free, else a never-used address,
-// else the address whose binding expired longest ago.
+// binding, else the address it asks for if nobody else had it, else a
+// never-used address, else the address whose binding expired longest ago.
 func (t *leaseTable) offer(client string, mac net.HardwareAddr, hostname string, requested netip.Addr, now time.Time) (netip.Addr, error) {
 	if b := t.byClient[client]; b != nil && t.available(b.ip, client, now) {
 		if !(b.bound && b.active(now)) {
 			b.bound = false
 			b.expiry = now.Add(t.offerHold)
 		}
-		b.mac, b.hostname = mac, hostname
+		b.mac = mac
+		if hostname != "" {
+			b.hostname = hostname
+		}
 		return b.ip, nil
 	}
 	pick := netip.Addr{}
-	if requested.IsValid() && t.available(requested, client, now) {
+	// The requested address, unless another client's (expired) binding
+	// still remembers it: that client would like it back.
+	if requested.IsValid() && t.available(requested, client, now) && t.byIP[requested] == nil {
 		pick = requested
 	}
 	var oldest *binding
