@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v5"
 )
 
 // The relay↔relay benchmark runs the relay in a child process (this test
@@ -28,10 +31,63 @@ import (
 const benchChildEnv = "KIBITZ_TURNRELAY_BENCH_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(benchChildEnv) == "1" {
+	switch os.Getenv(benchChildEnv) {
+	case "relay":
 		os.Exit(runBenchChild())
+	case "plain":
+		os.Exit(runPlainPionChild())
 	}
 	os.Exit(m.Run())
+}
+
+// runPlainPionChild serves the reference for the benchmark: pion/turn as
+// the original relay sets it up (one listener, default socket buffers, a
+// kernel UDP socket per allocation, every peer permitted), on loopback.
+func runPlainPionChild() int {
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	key := turn.GenerateAuthKey(testUser, DefaultRealm, testPass)
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
+	ts, err := turn.NewServer(turn.ServerConfig{
+		Realm: DefaultRealm,
+		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
+			return ra.Username, key, ra.Username == testUser
+		},
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn: conn,
+			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
+				RelayAddress: net.IPv4(127, 0, 0, 1), Address: "127.0.0.1",
+			},
+		}},
+		LoggerFactory: lf,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer ts.Close()
+	fmt.Printf("addr %s\n", conn.LocalAddr())
+	serveStats(func() Stats { return Stats{Allocations: ts.AllocationCount()} })
+	return 0
+}
+
+// serveStats answers "stats" lines on stdin until EOF.
+func serveStats(stats func() Stats) {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if in.Text() != "stats" {
+			continue
+		}
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		rep := childReport{Stats: stats(), CPUSec: tvSec(ru.Utime) + tvSec(ru.Stime)}
+		js, _ := json.Marshal(rep)
+		fmt.Printf("stats %s\n", js)
+	}
 }
 
 // childReport is what the child answers to "stats".
@@ -75,17 +131,7 @@ func runBenchChild() int {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	fmt.Printf("addr %s\n", s.Addr())
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		if in.Text() != "stats" {
-			continue
-		}
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		rep := childReport{Stats: s.Stats(), CPUSec: tvSec(ru.Utime) + tvSec(ru.Stime)}
-		js, _ := json.Marshal(rep)
-		fmt.Printf("stats %s\n", js)
-	}
+	serveStats(s.Stats)
 	cancel()
 	if err := <-done; err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -103,10 +149,10 @@ type benchChild struct {
 	addr  netip.AddrPort
 }
 
-func startBenchChild(b *testing.B) *benchChild {
+func startBenchChild(b *testing.B, mode string) *benchChild {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	cmd.Env = append(os.Environ(), benchChildEnv+"="+mode)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -235,9 +281,16 @@ func forceBuffers(b *testing.B, c *net.UDPConn) {
 // relay-only browsers' media takes) at several offered rates, b.N seconds
 // per rate, and reports loss and the relay process's CPU per relayed Gb.
 // Run: go test -run '^$' -bench RelayToRelay -benchtime 3x ./internal/turnrelay
-func BenchmarkRelayToRelay(b *testing.B) {
+func BenchmarkRelayToRelay(b *testing.B) { benchRelayToRelay(b, "relay") }
+
+// BenchmarkRelayToRelayPlainPion measures the same path through pion/turn
+// set up the plain way (as the original relay does), on the same machine at
+// the same time, as the reference for the figures above.
+func BenchmarkRelayToRelayPlainPion(b *testing.B) { benchRelayToRelay(b, "plain") }
+
+func benchRelayToRelay(b *testing.B, mode string) {
 	const pktSize = 1200
-	child := startBenchChild(b)
+	child := startBenchChild(b, mode)
 	var ends [2]*turnClient
 	var relays [2]net.PacketConn
 	for i := range ends {
@@ -286,7 +339,7 @@ func BenchmarkRelayToRelay(b *testing.B) {
 		b.Fatal("relay-to-relay path never came up")
 	}
 
-	fmt.Printf("TURN relay↔relay, %d B datagrams, relay in its own process (%s)\n", pktSize, child.addr)
+	fmt.Printf("TURN relay↔relay (%s), %d B datagrams, relay in its own process (%s)\n", mode, pktSize, child.addr)
 	fmt.Printf("%8s %4s %9s %9s %8s %10s %10s %8s %8s %8s %8s %8s\n", "offered", "s", "sent Mb/s", "recv Mb/s",
 		"loss %", "relay CPU", "core-s/Gb", "qdrops", "kd relay", "kd other", "harness", "others")
 	for _, mbps := range []int{50, 200, 400, 0} {
