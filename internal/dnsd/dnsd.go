@@ -201,17 +201,22 @@ func isLocal(name string) bool {
 }
 
 // isSignalName reports the names that get NXDOMAIN: they are the
-// documented ways to tell clients that this network has no encrypted DNS or
-// relay to offer, so that they use our DNS directly instead of trying
-// services that cannot work offline.
+// documented ways to tell clients that this network has no encrypted DNS,
+// relay or proxy to offer, so that they use our DNS and connect directly
+// instead of trying services that cannot work offline.
 func isSignalName(name string) bool {
-	switch strings.ToLower(name) {
+	name = strings.ToLower(name)
+	switch name {
 	case "use-application-dns.net.": // Firefox disables DNS-over-HTTPS
+		return true
 	case "mask.icloud.com.", "mask-h2.icloud.com.": // iOS/macOS turn iCloud Private Relay off, and say so
-	default:
-		return false
+		return true
 	}
-	return true
+	// Proxy auto-discovery (wpad) and Windows' IPv6 tunnel router (isatap):
+	// an answer would point them at the hub's port 80, which serves no
+	// proxy configuration.
+	first, _, _ := strings.Cut(name, ".")
+	return first == "wpad" || first == "isatap"
 }
 
 // Windows' NCSI resolves this name only after its HTTP probe got the

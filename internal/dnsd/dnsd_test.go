@@ -61,6 +61,10 @@ func TestRespond(t *testing.T) {
 		{"Mask.iCloud.com", dns.TypeAAAA, dns.RcodeNameError, false},
 		{"mask-h2.icloud.com", dns.TypeHTTPS, dns.RcodeNameError, false},
 		{"www.mask.icloud.com", dns.TypeA, dns.RcodeSuccess, true},
+		{"wpad", dns.TypeA, dns.RcodeNameError, false},
+		{"WPAD.home.arpa", dns.TypeA, dns.RcodeNameError, false},
+		{"isatap", dns.TypeA, dns.RcodeNameError, false},
+		{"wpadx.example", dns.TypeA, dns.RcodeSuccess, true},
 	} {
 		req := query(tc.name, tc.qtype)
 		m := s.Respond(req)
@@ -89,8 +93,8 @@ func TestRespond(t *testing.T) {
 		t.Errorf("NCSI DNS probe: %v, want 131.107.255.255", ncsi.Answer)
 	}
 	st := s.Stats()
-	if st.Answered != 7 || st.Empty != 5 || st.Refused != 3 || st.NXDomain != 3 {
-		t.Errorf("stats %+v, want 7 answered, 5 empty, 3 refused, 3 nxdomain", st)
+	if st.Answered != 8 || st.Empty != 5 || st.Refused != 3 || st.NXDomain != 6 {
+		t.Errorf("stats %+v, want 8 answered, 5 empty, 3 refused, 6 nxdomain", st)
 	}
 }
 
