@@ -13,7 +13,8 @@ import (
 )
 
 // inboundQueue bounds datagrams waiting for one remote's DTLS reader. It is
-// deep enough for a burst of a full SCTP receive window in 1.2 KB packets.
+// deep enough for a burst of a full SCTP receive window in 1.2 KB packets;
+// the queue only holds memory while packets wait.
 const inboundQueue = 2048
 
 // remote is one browser address: a net.PacketConn for the DTLS server that
@@ -24,7 +25,7 @@ type remote struct {
 	addr     netip.AddrPort
 	udpAddr  *net.UDPAddr
 	ident    *galaxy.Identity
-	in       chan []byte
+	in       packetQueue
 	lastSeen atomic.Int64
 	session  atomic.Pointer[session]
 
@@ -44,7 +45,7 @@ func newRemote(h *Hub, addr netip.AddrPort, ident *galaxy.Identity) *remote {
 		addr:         addr,
 		udpAddr:      net.UDPAddrFromAddrPort(addr),
 		ident:        ident,
-		in:           make(chan []byte, inboundQueue),
+		in:           packetQueue{ready: make(chan struct{}, 1)},
 		readDeadline: deadline.New(),
 		done:         make(chan struct{}),
 	}
@@ -54,11 +55,58 @@ func newRemote(h *Hub, addr netip.AddrPort, ident *galaxy.Identity) *remote {
 
 // deliver queues a copy of pkt without ever blocking the read loop.
 func (r *remote) deliver(pkt []byte) {
-	select {
-	case r.in <- append([]byte(nil), pkt...):
-	default:
+	if !r.in.push(append([]byte(nil), pkt...)) {
 		r.hub.drops.add(dropInboundFull)
 	}
+}
+
+// packetQueue is a FIFO of datagrams with one reader.
+type packetQueue struct {
+	mu    sync.Mutex
+	pkts  [][]byte
+	head  int
+	ready chan struct{}
+}
+
+func (q *packetQueue) push(p []byte) bool {
+	q.mu.Lock()
+	if len(q.pkts)-q.head >= inboundQueue {
+		q.mu.Unlock()
+		return false
+	}
+	if q.head >= 1024 { // never fully drained: slide down instead of growing
+		n := copy(q.pkts, q.pkts[q.head:])
+		clear(q.pkts[n:])
+		q.pkts = q.pkts[:n]
+		q.head = 0
+	}
+	q.pkts = append(q.pkts, p)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (q *packetQueue) pop() ([]byte, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.pkts) {
+		return nil, false
+	}
+	p := q.pkts[q.head]
+	q.pkts[q.head] = nil
+	q.head++
+	if q.head == len(q.pkts) {
+		q.head = 0
+		if cap(q.pkts) > 64 {
+			q.pkts = nil // an idle remote holds no burst-sized array
+		} else {
+			q.pkts = q.pkts[:0]
+		}
+	}
+	return p, true
 }
 
 // close ends the remote: its session (if any) says goodbye to its room, and
@@ -108,13 +156,17 @@ func (r *remote) closeReason() string {
 
 // ReadFrom implements net.PacketConn for the DTLS server.
 func (r *remote) ReadFrom(p []byte) (int, net.Addr, error) {
-	select {
-	case pkt := <-r.in:
-		return copy(p, pkt), r.udpAddr, nil
-	case <-r.done:
-		return 0, nil, net.ErrClosed
-	case <-r.readDeadline.Done():
-		return 0, nil, timeoutError{}
+	for {
+		if pkt, ok := r.in.pop(); ok {
+			return copy(p, pkt), r.udpAddr, nil
+		}
+		select {
+		case <-r.in.ready:
+		case <-r.done:
+			return 0, nil, net.ErrClosed
+		case <-r.readDeadline.Done():
+			return 0, nil, timeoutError{}
+		}
 	}
 }
 

@@ -1,0 +1,35 @@
+# The call hub (cmd/hub): `make run` starts it on this computer with laptop
+# defaults (no root needed); `make bench-hub` measures it with hubprobe.
+
+.PHONY: run hub bench-hub
+
+HUB_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+HUB_LDFLAGS := -X main.version=$(HUB_VERSION)
+# Extra flags for `make run`, e.g. HUB_FLAGS="--advertise 192.168.1.20".
+HUB_FLAGS ?=
+HUBPROBE_DIR ?= ../shared/tools/hubprobe
+
+run:
+	$(GO) run -ldflags "$(HUB_LDFLAGS)" ./cmd/hub --state ./state $(HUB_FLAGS)
+
+hub:
+	$(GO) build -ldflags "$(HUB_LDFLAGS)" -o bin/hub ./cmd/hub
+
+BENCH_TARGETS += bench-hub
+
+# Runs the hub on loopback (its own ports and a throw-away state dir) and
+# `hubprobe bench --pid` against it; prints the tables with the hub's CPU
+# time per phase. HUBPROBE_BENCH_FLAGS narrows it, e.g. "--only route".
+HUBPROBE_BENCH_FLAGS ?=
+bench-hub: hub
+	@test -f $(HUBPROBE_DIR)/go.mod || { echo "bench-hub: hubprobe not found at $(HUBPROBE_DIR)"; exit 1; }
+	cd $(HUBPROBE_DIR) && $(GO) build -o $(CURDIR)/bin/hubprobe .
+	@tmp=$$(mktemp -d); trap 'kill $$hubpid 2>/dev/null; wait $$hubpid 2>/dev/null; rm -rf $$tmp' EXIT; \
+	bin/hub --state $$tmp/state --advertise 127.0.0.1 --port 24711 --turn-port 23478 \
+	  --status 127.0.0.1:28079 --https 127.0.0.1:28443 --http 127.0.0.1:28080 --log-level warn \
+	  >$$tmp/out 2>$$tmp/err & hubpid=$$!; \
+	for i in $$(seq 100); do grep -q '^BLOB' $$tmp/out && break; sleep 0.1; done; \
+	blob=$$(awk '/^BLOB/ {print $$2}' $$tmp/out); \
+	test -n "$$blob" || { echo "bench-hub: hub did not start"; cat $$tmp/err; exit 1; }; \
+	echo "== bench-hub: hubprobe bench against bin/hub (pid $$hubpid, $$(nproc) cores)"; \
+	bin/hubprobe bench --blob "$$blob" --pid $$hubpid $(HUBPROBE_BENCH_FLAGS)
