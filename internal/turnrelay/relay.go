@@ -30,9 +30,14 @@ const (
 const maxRelayPacket = 1600
 
 // relayQueueLen is how many datagrams may wait for one allocation's pion
-// goroutine, the in-memory counterpart of a socket receive buffer (about
-// 2.4 MB of 1200-byte media packets).
-const relayQueueLen = 2048
+// goroutine. Only datagrams between allocations without a channel take this
+// path (ICE checks and the first media packets; browsers bind channels at
+// once), so it is short: every allocation has one, and each costs memory.
+const relayQueueLen = 256
+
+// maxAllocations caps live allocations on the whole server, whatever the
+// per-client cap, so spoofed client addresses cannot exhaust memory.
+const maxAllocations = 4096
 
 var (
 	errQuota        = errors.New("turnrelay: per-client allocation cap reached")
@@ -107,6 +112,10 @@ func (t *relayTable) allocate(client netip.AddrPort, listener *guardConn, reques
 		return nil, fmt.Errorf("%w (client %v)", errQuota, client)
 	}
 	old := *t.conns.Load()
+	if len(old) >= maxAllocations {
+		t.count.refusedQuota.Add(1)
+		return nil, fmt.Errorf("%w (%d allocations on the server)", errQuota, len(old))
+	}
 	free := func(port int) bool {
 		_, used := old[netip.AddrPortFrom(t.relayIP, uint16(port))]
 		return port >= relayPortMin && port <= relayPortMax && uint16(port) != t.avoidPort && !used
