@@ -16,3 +16,9 @@ previews:
 # Rewrite the render golden PNGs after an intended change (look at them!).
 display-goldens:
 	$(GO) test ./internal/render -update
+
+BENCH_TARGETS += display-bench
+.PHONY: display-bench
+# Frame render per panel size and the 1080p framebuffer copy.
+display-bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/render ./hardware/fb

@@ -286,8 +286,8 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 }
 
 func TestRefreshPolicy(t *testing.T) {
-	cfg := defaultConfig() // 10 s gap, 1 min between fulls, 20 partials
-	cfg.EinkMaxPartials = 2
+	cfg := defaultConfig()
+	cfg.EinkMinGap, cfg.EinkFullGap, cfg.EinkMaxPartials = 10*time.Second, time.Minute, 2
 	p := newPolicy(cfg)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
@@ -348,5 +348,17 @@ func TestEinkScreenUpdatesOnlyOnChange(t *testing.T) {
 	}
 	if fulls != 1 || partials != 1 {
 		t.Errorf("one change: %d full, %d partial; want 1, 1", fulls, partials)
+	}
+}
+
+func TestRotate180(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 128, 64))
+	img.Pix[img.PixOffset(1, 2)] = 0xFF
+	r := rotate180(img)
+	if r.GrayAt(126, 61).Y != 0xFF || r.GrayAt(1, 2).Y != 0 {
+		t.Error("pixel (1,2) did not move to (126,61)")
+	}
+	if !bytes.Equal(rotate180(r).Pix, img.Pix) {
+		t.Error("two half turns are not the identity")
 	}
 }

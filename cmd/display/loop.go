@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -28,6 +29,8 @@ func loop(ctx context.Context, cfg config, scr screen, src source, now func() ti
 		lastKey      string
 		lastActivity = start
 		lastErr      string
+		lastRender   string
+		img          *image.Gray
 	)
 	report := func(err error) {
 		msg := ""
@@ -55,9 +58,17 @@ func loop(ctx context.Context, cfg config, scr screen, src source, now func() ti
 			}
 		}
 		elapsed := now.Sub(start)
-		img, err := renderFrame(scr.Size(), in, int(elapsed/carousel), int(elapsed/shiftEvery))
-		if err != nil {
-			slog.Warn("display: render", "err", err)
+		page, shift := int(elapsed/carousel), int(elapsed/shiftEvery)
+		// Rendering a TV-sized frame every tick would cost a Pi real CPU;
+		// render only when something drawn can have changed.
+		key := fmt.Sprintf("%s|%d|%d", fingerprint(in), page%2, shift%(render.MaxShift+1))
+		if img == nil || key != lastRender {
+			var err error
+			img, err = renderFrame(scr.Size(), in, page, shift)
+			if err != nil {
+				slog.Warn("display: render", "err", err)
+			}
+			lastRender = key
 		}
 		if d, ok := scr.(dimmer); ok && cfg.DimAfter > 0 {
 			if err := d.dim(now.Sub(lastActivity) >= cfg.DimAfter); err != nil {
@@ -85,6 +96,15 @@ func renderFrame(size image.Point, in render.Input, page, shift int) (*image.Gra
 		return image.NewGray(image.Rect(0, 0, size.X, size.Y)), errors.Join(err, ferr)
 	}
 	return fb.Image, err
+}
+
+// fingerprint identifies the content of in.
+func fingerprint(in render.Input) string {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Sprintf("unmarshalable %p %p", in.Hub, in.Hotspot)
+	}
+	return string(b)
 }
 
 // activityKey changes when something a guest would notice changes; the

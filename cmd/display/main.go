@@ -31,7 +31,7 @@ func main() {
 	flag.StringVar(&cfg.RSTPin, "rst-pin", "", "e-paper RST GPIO (default GPIO17 Waveshare, GPIO27 Inky)")
 	flag.StringVar(&cfg.BusyPin, "busy-pin", "", "e-paper BUSY GPIO (default GPIO24 Waveshare, GPIO17 Inky)")
 	flag.StringVar(&cfg.PwrPin, "pwr-pin", "", "Waveshare PWR GPIO on newer HATs (e.g. GPIO18); empty if not wired")
-	flag.BoolVar(&cfg.Rotate180, "rotate180", false, "turn the picture upside down (e-paper)")
+	flag.BoolVar(&cfg.Rotate180, "rotate180", false, "turn the picture upside down (OLED, e-paper)")
 	flag.StringVar(&cfg.FB, "fb", cfg.FB, "framebuffer device for --panel=hdmi")
 	flag.StringVar(&cfg.HubStatus, "hub-status", cfg.HubStatus, "hub status URL")
 	flag.StringVar(&cfg.HotspotStatus, "hotspot-status", cfg.HotspotStatus, "hotspot status URL")
@@ -75,7 +75,7 @@ func defaultConfig() config {
 		Carousel:        6 * time.Second,
 		ShiftEvery:      3 * time.Minute,
 		DimAfter:        10 * time.Minute,
-		EinkMinGap:      10 * time.Second,
+		EinkMinGap:      30 * time.Second,
 		EinkFullGap:     time.Minute,
 		EinkMaxPartials: 20,
 	}

@@ -257,7 +257,7 @@ func openOLED(cfg config, chip string, bus i2c.BusCloser, addr uint16) (screen, 
 	if err != nil {
 		return nil, err
 	}
-	return &oledScreen{dev: d, bus: bus, dimAfter: cfg.DimAfter}, nil
+	return &oledScreen{dev: d, bus: bus, dimAfter: cfg.DimAfter, rotate180: cfg.Rotate180}, nil
 }
 
 func pin(name, fallback, role string) (gpio.PinIO, error) {

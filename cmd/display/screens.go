@@ -35,10 +35,11 @@ const (
 )
 
 type oledScreen struct {
-	dev      *oled.Dev
-	bus      i2c.BusCloser
-	dimAfter time.Duration
-	dimmed   bool
+	dev       *oled.Dev
+	bus       i2c.BusCloser
+	dimAfter  time.Duration
+	dimmed    bool
+	rotate180 bool
 }
 
 func (s *oledScreen) String() string    { return s.dev.String() }
@@ -47,7 +48,22 @@ func (s *oledScreen) Size() image.Point { return s.dev.Bounds().Size() }
 // show sends only the pages that changed, so calling it every tick is
 // cheap.
 func (s *oledScreen) show(_ context.Context, img *image.Gray, _ time.Time) error {
+	if s.rotate180 {
+		img = rotate180(img)
+	}
 	return s.dev.Show(img)
+}
+
+// rotate180 returns img upside down, for modules mounted that way.
+func rotate180(img *image.Gray) *image.Gray {
+	b := img.Bounds()
+	out := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			out.Pix[(b.Dy()-1-y)*out.Stride+(b.Dx()-1-x)] = img.Pix[img.PixOffset(b.Min.X+x, b.Min.Y+y)]
+		}
+	}
+	return out
 }
 
 func (s *oledScreen) dim(dimmed bool) error {

@@ -304,3 +304,18 @@ func checkGolden(t *testing.T, path string, img image.Image) {
 		}
 	}
 }
+
+// BenchmarkRender measures one frame of the sample status per panel size
+// (the display renders only when the status, page or shift changed).
+func BenchmarkRender(b *testing.B) {
+	for _, size := range []image.Point{{128, 64}, {250, 122}, {1920, 1080}} {
+		b.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(b *testing.B) {
+			in := Sample()
+			for b.Loop() {
+				if _, err := Render(size, in, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
