@@ -95,7 +95,7 @@ export class TileGrid {
       t.root.classList.toggle('self', p.self);
       t.root.classList.toggle('has-video', showVideo);
       t.root.classList.toggle('speaking', p.speaking && p.mic);
-      t.root.classList.toggle('muted', !p.mic);
+      t.root.classList.toggle('mic-muted', !p.mic);
       t.video.classList.toggle('mirror', p.self);
       t.bind(showVideo ? p.camera : null);
       t.name.textContent = p.self ? `${p.name} (you)` : p.name;
