@@ -29,8 +29,9 @@ var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio
 // guestSteps are the checks init.sh reports, in order.
 var guestSteps = []string{
 	"modules", "netns", "hotspot-start", "scan", "associate", "station-arrives",
-	"dhcp", "dns", "http", "lease-status", "station-leaves", "ap-gone",
-	"hotspot-restart", "rejoin", "redhcp", "rehttp", "hotspot-stop",
+	"dhcp", "dns", "http", "lease-status", "join-b", "dhcp-b", "isolate",
+	"station-leaves", "ap-gone", "hotspot-restart", "identity-regenerated",
+	"rejoin", "redhcp", "rehttp", "rejoin-b", "redhcp-b", "no-isolate", "hotspot-stop",
 }
 
 func TestHotspotInVM(t *testing.T) {

@@ -1,6 +1,8 @@
 #!/bin/busybox sh
 # Guest side of the hotspot VM test; runs as /init. Every check prints one
 # "KBVM <step> ok|fail <detail>" line on the console for the Go test.
+# Radio 0 is the AP (cmd/hotspot); radios 1 and 2 are stations A and B,
+# each in its own network namespace, run by wpa_supplicant.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -14,7 +16,7 @@ ip link set lo up
 HS_LOG=/tmp/hotspot.log
 STATUS=http://127.0.0.1:8078/status
 SSID=Kibitz-0000
-STA_MAC=02:00:00:00:01:00
+MAC_A=02:00:00:00:01:00
 
 finish() {
 	echo "KBVM done"
@@ -24,7 +26,8 @@ finish() {
 ok() { echo "KBVM $1 ok ${2:-}"; }
 fail() {
 	echo "KBVM $1 fail ${2:-}"
-	echo "---- hotspot log"; tail -n 40 $HS_LOG; echo "---- wpa log"; tail -n 20 /tmp/wpa.log 2>/dev/null
+	echo "---- hotspot log"; tail -n 40 $HS_LOG
+	for s in a b; do echo "---- wpa log $s"; tail -n 15 /tmp/wpa-$s.log 2>/dev/null; done
 	finish
 }
 # retry N CMD...: run CMD once a second until it succeeds, at most N times.
@@ -39,34 +42,44 @@ retry() {
 	return 1
 }
 
-for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio mac80211_hwsim; do
+for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio; do
 	insmod "$(find /lib/modules -name $m.ko)" || fail modules "insmod $m"
 done
+insmod "$(find /lib/modules -name mac80211_hwsim.ko)" radios=3 || fail modules "insmod mac80211_hwsim"
 ok modules
 
-# Radio 1 is the station, in its own network namespace.
+# Station namespaces: phy1/wlan1 is A, phy2/wlan2 is B.
 unshare -n sleep 100000 &
-STA_NS=$!
+NS_a=$!
+unshare -n sleep 100000 &
+NS_b=$!
 sleep 0.3
-iw phy phy1 set netns $STA_NS || fail netns "iw phy phy1 set netns"
-S() { nsenter -t $STA_NS -n "$@"; }
-S ip link set lo up
-S ip link set wlan1 up || fail netns "wlan1 up"
+iw phy phy1 set netns $NS_a || fail netns "iw phy phy1 set netns"
+iw phy phy2 set netns $NS_b || fail netns "iw phy phy2 set netns"
+# ns STA CMD...: run CMD in station a's or b's namespace.
+ns() { s=$1; shift; eval "nsenter -t \$NS_$s -n \"\$@\""; }
+ifname() { [ "$1" = a ] && echo wlan1 || echo wlan2; }
+for s in a b; do
+	ns $s ip link set lo up
+	ns $s ip link set "$(ifname $s)" up || fail netns "$(ifname $s) up"
+done
 ok netns
 
 status_has() { wget -q -O - $STATUS 2>/dev/null | grep -q "$1"; }
-# stations_has PATTERN: the "stations" array of the status lists PATTERN.
+# The "stations" array of the status document, one JSON line per field.
 stations() { wget -q -O - $STATUS 2>/dev/null | awk '/"stations": \[/{p=1} p{print} p&&/\]/{exit}' > /tmp/stations.json; }
 stations_has() { stations && grep -q "$1" /tmp/stations.json; }
 stations_lack() { stations && grep -q '"stations"' /tmp/stations.json && ! grep -q "$1" /tmp/stations.json; }
 
+# start_hotspot STEP [FLAGS...]
 start_hotspot() {
+	step=$1; shift
 	# --modules names an already loaded module: finit_module must tolerate EEXIST.
 	/hotspot --state /state --country DE --channel 6 --modules mac80211_hwsim \
-		--captive-url http://10.42.0.1/captive-portal/api.json --inactivity 2m --debug >>$HS_LOG 2>&1 &
+		--captive-url http://10.42.0.1/captive-portal/api.json --inactivity 2m --debug "$@" >>$HS_LOG 2>&1 &
 	HS_PID=$!
-	retry 30 status_has '"state": "running"' || fail "$1" "hotspot did not reach running"
-	ok "$1" "pid=$HS_PID"
+	retry 30 status_has '"state": "running"' || fail "$step" "hotspot did not reach running"
+	ok "$step" "pid=$HS_PID"
 }
 
 start_hotspot hotspot-start
@@ -76,7 +89,7 @@ echo "KBVM status-json $(tr -d '\n\t' < /tmp/status.json)"
 echo kibitz-vm-page > /www/index.html
 httpd -p 10.42.0.1:80 -h /www || fail httpd "busybox httpd"
 
-scan_sees() { S iw dev wlan1 scan flush > /tmp/scan.txt 2>&1 && grep -q "SSID: $SSID" /tmp/scan.txt; }
+scan_sees() { ns a iw dev wlan1 scan flush > /tmp/scan.txt 2>&1 && grep -q "SSID: $SSID" /tmp/scan.txt; }
 retry 8 scan_sees || fail scan "SSID $SSID not in scan: $(tr '\n\t' '  ' < /tmp/scan.txt | head -c 600)"
 ok scan "country=$(grep -o 'Country: [A-Z]*' /tmp/scan.txt | head -n 1)"
 
@@ -92,46 +105,61 @@ cat > /udhcpc.sh <<'EOT'
 case "$1" in
 bound|renew)
 	ifconfig $interface $ip netmask ${subnet:-255.255.255.0}
-	echo "ip=$ip router=$router dns=$dns opt114=$opt114" > /tmp/lease.txt
+	echo "ip=$ip router=$router dns=$dns opt114=$opt114" > /tmp/lease-$interface.txt
 	;;
 esac
 EOT
 chmod +x /udhcpc.sh
 
-completed() { S wpa_cli -p /run/wpa -i wlan1 status 2>/dev/null | grep -q wpa_state=COMPLETED; }
+wpacli() { s=$1; shift; ns $s wpa_cli -p /run/wpa -i "$(ifname $s)" "$@"; }
+completed() { wpacli $1 status 2>/dev/null | grep -q wpa_state=COMPLETED; }
+# join STEP STA: start wpa_supplicant and wait until it is associated.
 join() {
-	rm -f /tmp/lease.txt
-	S wpa_supplicant -B -i wlan1 -c /tmp/wpa.conf -P /run/wpa.pid -f /tmp/wpa.log || fail "$1" "wpa_supplicant did not start"
-	retry 30 completed || fail "$1" "not associated: $(S wpa_cli -p /run/wpa -i wlan1 status | tr '\n' ' ')"
+	ns $2 wpa_supplicant -B -i "$(ifname $2)" -c /tmp/wpa.conf -P /run/wpa-$2.pid -f /tmp/wpa-$2.log ||
+		fail "$1" "wpa_supplicant did not start"
+	retry 30 completed $2 || fail "$1" "not associated: $(wpacli $2 status | tr '\n' ' ')"
 	ok "$1"
 }
-join associate
-
-retry 10 stations_has "\"mac\": \"$STA_MAC\"" || fail station-arrives "status lists no station $STA_MAC"
-ok station-arrives "$(tr -d '\n\t ' < /tmp/stations.json)"
-
+leave() { kill "$(cat /run/wpa-$1.pid)"; sleep 1; }
+# dhcp STEP STA: get a lease with udhcpc; prints the lease line.
 dhcp() {
-	S udhcpc -i wlan1 -f -q -n -t 5 -T 2 -O 114 -s /udhcpc.sh >/tmp/udhcpc.log 2>&1 || fail "$1" "udhcpc: $(tr '\n' ' ' < /tmp/udhcpc.log)"
-	ok "$1" "$(cat /tmp/lease.txt)"
+	i=$(ifname $2)
+	rm -f /tmp/lease-$i.txt
+	ns $2 udhcpc -i $i -f -q -n -t 5 -T 2 -O 114 -s /udhcpc.sh >/tmp/udhcpc.log 2>&1 ||
+		fail "$1" "udhcpc: $(tr '\n' ' ' < /tmp/udhcpc.log)"
+	ok "$1" "$(cat /tmp/lease-$i.txt)"
 }
-dhcp dhcp
+lease_ip() { sed 's/^ip=\([^ ]*\).*/\1/' /tmp/lease-$(ifname $1).txt; }
+http_ok() {
+	page=$(ns a wget -q -O - http://10.42.0.1/ 2>&1)
+	[ "$page" = kibitz-vm-page ] || fail "$1" "got: $page"
+	ok "$1"
+}
 
-S nslookup anything.example.com 10.42.0.1 > /tmp/dns.txt 2>&1
+join associate a
+retry 10 stations_has "\"mac\": \"$MAC_A\"" || fail station-arrives "status lists no station $MAC_A"
+ok station-arrives "$(tr -d '\n\t ' < /tmp/stations.json)"
+dhcp dhcp a
+
+ns a nslookup anything.example.com 10.42.0.1 > /tmp/dns.txt 2>&1
 grep -q '^Address: 10.42.0.1$' /tmp/dns.txt || fail dns "$(tr '\n\t' '  ' < /tmp/dns.txt)"
 ok dns "anything.example.com=10.42.0.1"
-
-page=$(S wget -q -O - http://10.42.0.1/ 2>&1)
-[ "$page" = kibitz-vm-page ] || fail http "got: $page"
-ok http
-
+http_ok http
 retry 5 status_has "\"ip\": \"10.42.0." || fail lease-status "status lists no lease"
 ok lease-status
 
-S wpa_cli -p /run/wpa -i wlan1 disconnect >/dev/null
-retry 15 stations_lack "\"mac\": \"$STA_MAC\"" || fail station-leaves "station still listed: $(tr -d '\n\t ' < /tmp/stations.json)"
+# AP isolation (default on): B is reachable from the box but not from A.
+join join-b b
+dhcp dhcp-b b
+ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || fail isolate "A cannot reach the box"
+if ns a ping -c 2 -W 3 "$(lease_ip b)" >/dev/null; then fail isolate "A reached B $(lease_ip b) despite AP isolation"; fi
+ok isolate "A cannot reach B $(lease_ip b)"
+
+wpacli a disconnect >/dev/null
+retry 15 stations_lack "\"mac\": \"$MAC_A\"" || fail station-leaves "station still listed: $(tr -d '\n\t ' < /tmp/stations.json)"
 ok station-leaves
-kill "$(cat /run/wpa.pid)"
-sleep 1
+leave a
+leave b
 
 wget -q -O /tmp/metrics.txt http://127.0.0.1:8078/metrics
 echo "KBVM metrics $(grep -E '^kb_hotspot_station_(joins|leaves)_total' /tmp/metrics.txt | tr '\n' ' ')"
@@ -142,17 +170,25 @@ kill -9 $HS_PID
 sleep 1
 iw dev wlan0 info > /tmp/apinfo.txt
 grep -q "ssid $SSID" /tmp/apinfo.txt && fail ap-gone "wlan0 still has ssid after kill: $(tr '\n\t' '  ' < /tmp/apinfo.txt)"
-scan_gone() { S iw dev wlan1 scan flush > /tmp/scan.txt 2>&1 && ! grep -q "SSID: $SSID" /tmp/scan.txt; }
+scan_gone() { ns a iw dev wlan1 scan flush > /tmp/scan.txt 2>&1 && ! grep -q "SSID: $SSID" /tmp/scan.txt; }
 retry 3 scan_gone || fail ap-gone "station still sees $SSID"
 ok ap-gone
 
-start_hotspot hotspot-restart
+# Restart with a corrupt wifi.json (moved aside and regenerated) and
+# without AP isolation.
+echo '{"ssid": 12, garbage' > /state/wifi.json
+start_hotspot hotspot-restart --ap-isolate=false
+ls /state/wifi.json.corrupt-* >/dev/null 2>&1 || fail identity-regenerated "no wifi.json.corrupt-* in /state: $(ls /state)"
+grep -q "\"ssid\": \"$SSID\"" /state/wifi.json || fail identity-regenerated "wifi.json: $(cat /state/wifi.json)"
+ok identity-regenerated
 retry 8 scan_sees || fail rescan "SSID $SSID not in scan after restart"
-join rejoin
-dhcp redhcp
-page=$(S wget -q -O - http://10.42.0.1/ 2>&1)
-[ "$page" = kibitz-vm-page ] || fail rehttp "got: $page"
-ok rehttp
+join rejoin a
+dhcp redhcp a
+http_ok rehttp
+join rejoin-b b
+dhcp redhcp-b b
+retry 3 ns a ping -c 1 -W 3 "$(lease_ip b)" >/dev/null || fail no-isolate "A cannot reach B $(lease_ip b) with --ap-isolate=false"
+ok no-isolate
 
 kill $HS_PID
 ( sleep 15; kill -9 $HS_PID 2>/dev/null ) &
@@ -160,5 +196,5 @@ wait $HS_PID
 rc=$?
 [ $rc -eq 0 ] || fail hotspot-stop "exit status $rc after SIGTERM"
 ok hotspot-stop
-grep -E 'station (associated|left)|access point (started|stopped)' $HS_LOG | sed 's/^/KBVM log /'
+grep -E 'station (associated|left)|access point (started|stopped)|corrupt' $HS_LOG | sed 's/^/KBVM log /'
 finish
