@@ -195,11 +195,11 @@ func openScreen(ctx context.Context, cfg config, src source) (screen, error) {
 			env.I2C = bus
 		}
 		res := detect.Detect(env)
-		slog.Info("display: detected", "panel", res.Panel, "why", res.Why)
 		if res.Panel == detect.None {
 			closeBus()
 			return nil, fmt.Errorf("nothing detected: %s (a Waveshare e-paper HAT needs --panel=epd2in13v4)", res.Why)
 		}
+		slog.Info("display: detected", "panel", res.Panel, "why", res.Why)
 		panel, addr = res.Panel, res.Addr
 	}
 	if panel != detect.SSD1306 && panel != detect.SH1106 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"periph.io/x/conn/v3/i2c"
 
@@ -80,5 +81,9 @@ func Detect(env Env) Result {
 		}
 		notes = append(notes, fmt.Errorf("no %s (no HDMI screen at boot; hdmi_force_hotplug=1 forces one)", env.FBPath))
 	}
-	return Result{Panel: None, Why: errors.Join(notes...).Error()}
+	why := make([]string, len(notes))
+	for i, n := range notes {
+		why[i] = n.Error()
+	}
+	return Result{Panel: None, Why: strings.Join(why, "; ")}
 }
