@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/kibitzbox/kibitzbox/internal/galaxy"
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
@@ -199,6 +200,31 @@ func (h *hubProcess) start() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// joinInfo is the hub's /api/join answer.
+type joinInfo struct {
+	Blob    string `json:"blob"`
+	Room    string `json:"room"`
+	RoomCap int    `json:"room_cap"`
+}
+
+func (h *hubProcess) join() joinInfo {
+	h.t.Helper()
+	client := &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, // the hub's self-signed certificate
+	}
+	resp, err := client.Get(h.url + "api/join")
+	if err != nil {
+		h.t.Fatalf("GET /api/join: %v", err)
+	}
+	defer resp.Body.Close()
+	var j joinInfo
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		h.t.Fatalf("decode /api/join: %v", err)
+	}
+	return j
 }
 
 func (h *hubProcess) stop() {
@@ -661,6 +687,71 @@ func TestBrowserMessages(t *testing.T) {
 		s := second.waitFor("the room-full message", 5*time.Second, func(s appState) bool { return s.Notice == "full" })
 		if s.InCall {
 			t.Error("a page joined a room over its cap")
+		}
+	})
+
+	t.Run("protocol rules match the Go side", func(t *testing.T) {
+		tb := b.open(t, "rules", hub.url+"#rules")
+		blob := hub.join().Blob
+		gb, err := galaxy.ParseBlob(blob)
+		if err != nil {
+			t.Fatalf("the hub's blob %q: %v", blob, err)
+		}
+		rooms := []string{"My Room", "café ☕ chat", "--Hello--World--", "", "UPPER_case 42", strings.Repeat("ab ", 30)}
+		in, _ := json.Marshal(map[string]any{"blob": blob, "rooms": rooms})
+		var got struct {
+			Rooms  []string `json:"rooms"`
+			Hash   string   `json:"hash"`
+			Answer string   `json:"answer"`
+			Turn   []struct {
+				URLs       string `json:"urls"`
+				Username   string `json:"username"`
+				Credential string `json:"credential"`
+			} `json:"turn"`
+			Relay  string   `json:"relay"`
+			Errors []string `json:"errors"`
+		}
+		res := value(tb, chromedp.Evaluate[string](`(async (input) => {
+			const p = await import('/protocol.js');
+			const g = p.parseBlob(input.blob);
+			const errors = [];
+			for (const bad of ['', 'g3|a|b|c|d~1', 'g1|u|p|AAAA|h~1', 'g1|u|p|` + galaxy.FingerprintB64(gb.Fingerprint) + `|', 'g1|u|p\r\na=x|` + galaxy.FingerprintB64(gb.Fingerprint) + `|h~1']) {
+				try { p.parseBlob(bad); errors.push('accepted ' + JSON.stringify(bad)); } catch { /* rejected, as it must be */ }
+			}
+			return JSON.stringify({
+				rooms: input.rooms.map(p.normalizeRoom),
+				hash: p.roomFromHash('#My%20Room?d=Weekly&cap=4'),
+				answer: p.synthAnswer(g, '0'),
+				turn: p.turnServersFor(g),
+				relay: p.meshConfig(g).iceTransportPolicy,
+				errors,
+			});
+		})(`+string(in)+`)`, chromedp.EvalAwaitPromise))
+		if err := json.Unmarshal([]byte(res), &got); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rooms {
+			if got.Rooms[i] != galaxy.NormalizeRoom(r) {
+				t.Errorf("normalizeRoom(%q) = %q, the hub says %q", r, got.Rooms[i], galaxy.NormalizeRoom(r))
+			}
+		}
+		if got.Hash != "my-room" {
+			t.Errorf("room of #My%%20Room?d=Weekly&cap=4 = %q, want my-room", got.Hash)
+		}
+		want := []string{"a=ice-lite", "a=ice-ufrag:" + gb.Ufrag, "a=ice-pwd:" + gb.Pwd,
+			"a=fingerprint:sha-256 " + galaxy.FingerprintHex(gb.Fingerprint), "a=setup:passive", "a=sctp-port:5000",
+			"a=max-message-size:262144", fmt.Sprintf("a=candidate:1 1 udp 2130706431 %s %d typ host generation 0", gb.Endpoints[0].Addr, gb.Endpoints[0].Port)}
+		for _, line := range want {
+			if !strings.Contains(got.Answer, line+"\r\n") {
+				t.Errorf("synthesized answer lacks %q:\n%s", line, got.Answer)
+			}
+		}
+		if len(got.Turn) != 1 || got.Turn[0].URLs != fmt.Sprintf("turn:%s:%d?transport=udp", gb.Endpoints[0].Addr, gb.TURN.Port) ||
+			got.Turn[0].Username != gb.TURN.User || got.Turn[0].Credential != gb.TURN.Pass || got.Relay != "relay" {
+			t.Errorf("TURN servers %+v, policy %q: want one UDP server from the blob, relay only", got.Turn, got.Relay)
+		}
+		for _, e := range got.Errors {
+			t.Error("parseBlob " + e)
 		}
 	})
 
