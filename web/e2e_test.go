@@ -715,7 +715,7 @@ func TestBrowserMessages(t *testing.T) {
 			const p = await import('/protocol.js');
 			const g = p.parseBlob(input.blob);
 			const errors = [];
-			for (const bad of ['', 'g3|a|b|c|d~1', 'g1|u|p|AAAA|h~1', 'g1|u|p|` + galaxy.FingerprintB64(gb.Fingerprint) + `|', 'g1|u|p\r\na=x|` + galaxy.FingerprintB64(gb.Fingerprint) + `|h~1']) {
+			for (const bad of ['', 'g3|a|b|c|d~1', 'g1|u|p|AAAA|h~1', 'g1|u|p|`+galaxy.FingerprintB64(gb.Fingerprint)+`|', 'g1|u|p\r\na=x|`+galaxy.FingerprintB64(gb.Fingerprint)+`|h~1']) {
 				try { p.parseBlob(bad); errors.push('accepted ' + JSON.stringify(bad)); } catch { /* rejected, as it must be */ }
 			}
 			return JSON.stringify({
