@@ -67,6 +67,8 @@ const (
 	maxPendingAuth    = 256 // authenticated but not yet associated stations
 	pendingAuthExpiry = time.Minute
 	housekeepInterval = 10 * time.Second
+	maxOverrunsLogged = 10
+	eventReadBuffer   = 1 << 20
 )
 
 // AP is a running access point on one interface.
@@ -156,6 +158,9 @@ func StartAP(ctx context.Context, cfg APConfig) (*AP, error) {
 }
 
 func (ap *AP) start() error {
+	if err := ap.events.SetReadBuffer(eventReadBuffer); err != nil {
+		ap.log.Debug("event socket read buffer", "err", err)
+	}
 	if ap.softmac {
 		// Registrations must exist before beaconing starts, or the first
 		// probe requests go unanswered.
@@ -266,8 +271,20 @@ func (ap *AP) run(ctx context.Context) {
 		ap.events.Close() // unblocks Receive
 	}()
 	go ap.housekeep(ctx)
+	overruns := 0
 	for {
 		evs, err := ap.events.Receive()
+		if errors.Is(err, unix.ENOBUFS) && ctx.Err() == nil && overruns < maxOverrunsLogged {
+			// A frame burst overflowed the socket; the lost frames were
+			// probes or retries that stations send again.
+			overruns++
+			ap.count("overrun")
+			ap.log.Warn("nl80211 event socket overrun; management frames dropped", "overruns", overruns)
+			continue
+		} else if errors.Is(err, unix.ENOBUFS) && ctx.Err() == nil {
+			ap.count("overrun")
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				ap.log.Error("nl80211 event socket failed; stopping the AP", "err", err)

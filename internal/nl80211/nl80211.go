@@ -65,6 +65,10 @@ func encode(fn func(ae *netlink.AttributeEncoder)) []byte {
 	return b
 }
 
+// SetReadBuffer sets the socket's receive buffer, so that a burst of
+// management frames does not overflow it.
+func (c *Conn) SetReadBuffer(bytes int) error { return c.c.SetReadBuffer(bytes) }
+
 // Interface is a wireless network interface (a wdev with a netdev).
 type Interface struct {
 	Index int
