@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,8 @@ func New(t testing.TB) *NS {
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatalf("netnstest: random name: %v", err)
 	}
-	ns := &NS{Name: "kbztest-" + hex.EncodeToString(b[:]), t: t}
+	removeStale(t)
+	ns := &NS{Name: fmt.Sprintf("%s%d-%s", namePrefix, os.Getpid(), hex.EncodeToString(b[:])), t: t}
 	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
 		t.Fatalf("netnstest: ip netns add %s: %v: %s", ns.Name, err, out)
 	}
@@ -53,6 +55,39 @@ func New(t testing.TB) *NS {
 	})
 	ns.IP("link", "set", "lo", "up")
 	return ns
+}
+
+// namePrefix starts every namespace name, followed by the owning test
+// process's PID, so that leftovers of a killed test run can be recognised.
+const namePrefix = "kbztest-"
+
+// removeStale deletes namespaces left behind by test processes that no
+// longer exist (killed by a timeout, so their cleanups never ran).
+func removeStale(t testing.TB) {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		rest, ok := strings.CutPrefix(name, namePrefix)
+		if !ok {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := unix.Kill(pid, 0); err == nil || err == unix.EPERM {
+			continue // its owner is still running
+		}
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Logf("netnstest: remove stale namespace %s: %v: %s", name, err, out)
+		} else {
+			t.Logf("netnstest: removed stale namespace %s", name)
+		}
+	}
 }
 
 // IP runs `ip -n <ns> args...` and fails the test on error.

@@ -67,3 +67,21 @@ func TestNamespacesAreDeletedAfterTest(t *testing.T) {
 		t.Fatalf("namespace %s still exists after its test ended", name)
 	}
 }
+
+func TestStaleNamespacesOfDeadProcessesAreRemoved(t *testing.T) {
+	Require(t)
+	// A PID above the kernel's maximum cannot be running.
+	stale := namePrefix + "999999999-deadbeef"
+	if out, err := exec.Command("ip", "netns", "add", stale).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", stale).Run() })
+	mine := New(t)
+	out, _ := exec.Command("ip", "netns", "list").CombinedOutput()
+	if strings.Contains(string(out), stale) {
+		t.Fatalf("stale namespace %s survived New", stale)
+	}
+	if !strings.Contains(string(out), mine.Name) {
+		t.Fatalf("own namespace %s missing", mine.Name)
+	}
+}
