@@ -564,3 +564,83 @@ func TestPeerAddressesOfPermissionRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelBindOnlyToRelayedAddresses sends ChannelBind requests by hand
+// (pion's client only binds after a granted permission): one to a loopback
+// service is refused, one to another allocation is granted (the control that
+// shows the hand-made request is valid).
+func TestChannelBindOnlyToRelayedAddresses(t *testing.T) {
+	s := startRelay(t, testConfig())
+	server := net.UDPAddrFromAddrPort(s.Addr())
+	ca := newTURNClient(t, s.Addr(), loopback, testUser, testPass)
+	a := ca.allocate(t)
+	b := newTURNClient(t, s.Addr(), loopback, testUser, testPass).allocate(t)
+
+	// A nonce, from a 401 to an unauthenticated request on another socket.
+	probe, err := net.DialUDP("udp4", nil, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	unauth := stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassRequest))
+	if _, err := probe.Write(unauth.Raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = probe.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := probe.Read(buf)
+	if err != nil {
+		t.Fatalf("no 401 from the relay: %v", err)
+	}
+	resp := &stun.Message{Raw: buf[:n]}
+	var nonce stun.Nonce
+	if err := resp.Decode(); err != nil || nonce.GetFrom(resp) != nil {
+		t.Fatalf("401 without a nonce: %v", err)
+	}
+
+	bind := func(peer net.Addr, channel uint16) {
+		t.Helper()
+		ua := peer.(*net.UDPAddr)
+		m, err := stun.Build(stun.TransactionID, stun.NewType(stun.MethodChannelBind, stun.ClassRequest),
+			rawAttr{stun.AttrChannelNumber, []byte{byte(channel >> 8), byte(channel), 0, 0}},
+			xorPeer{&stun.XORMappedAddress{IP: ua.IP, Port: ua.Port}},
+			stun.NewUsername(testUser), stun.NewRealm(DefaultRealm), nonce,
+			stun.NewLongTermIntegrity(testUser, DefaultRealm, testPass))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ca.client.WriteTo(m.Raw, server); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8079}
+	bind(svc, 0x4001)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().RefusedPermission == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := s.Stats().RefusedPermission; got != 1 {
+		t.Fatalf("ChannelBind to %v: RefusedPermission = %d, want 1", svc, got)
+	}
+	rc := s.table.lookup(a.LocalAddr().(*net.UDPAddr).AddrPort())
+	if len(*rc.channels.Load()) != 0 {
+		t.Fatalf("a channel was bound after the refused ChannelBind: %v", *rc.channels.Load())
+	}
+	bind(b.LocalAddr(), 0x4002)
+	waitChannel(t, s, a, b)
+}
+
+// rawAttr and xorPeer add attributes to a STUN message under construction.
+type rawAttr struct {
+	typ stun.AttrType
+	val []byte
+}
+
+func (r rawAttr) AddTo(m *stun.Message) error {
+	m.Add(r.typ, r.val)
+	return nil
+}
+
+type xorPeer struct{ *stun.XORMappedAddress }
+
+func (x xorPeer) AddTo(m *stun.Message) error { return x.AddToAs(m, stun.AttrXORPeerAddress) }
