@@ -290,8 +290,10 @@ func TestVanishedPeerRemovedAndRoomGetsBye(t *testing.T) {
 			t.Fatalf("got %s, want bye from %d", f.Raw, b.ID())
 		}
 	}
-	// The bound is behavioural: 5 s idle plus the reaper's tick.
-	if el := time.Since(start); el > 6500*time.Millisecond {
+	// The hub drops a session 5 s after its last packet (the client's last
+	// keepalive was at most ~2 s before Vanish); the rest is slack for a
+	// loaded CI machine.
+	if el := time.Since(start); el > 7*time.Second {
 		t.Fatalf("vanished peer removed after %v, want within ~5 s", el)
 	}
 	waitPeers(t, a, sorted(a.ID(), c.ID()))

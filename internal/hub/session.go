@@ -55,8 +55,9 @@ func (h *Hub) serve(r *remote) {
 		// insufficient_security if the server offers no profile.
 		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
 		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
-		// Browsers always send a certificate; nothing to verify it against.
-		dtls.WithClientAuth(dtls.RequireAnyClientCert),
+		// Browsers always send a certificate; the hub has nothing to pin it
+		// to, so it is requested but not verified.
+		dtls.WithClientAuth(dtls.RequestClientCert),
 		dtls.WithInsecureSkipVerify(true),
 		// The address already proved it receives our packets (STUN check),
 		// so the cookie round trip adds nothing.
