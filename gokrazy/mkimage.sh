@@ -25,15 +25,25 @@ perm_offset=$((8192 * 512 + 1100 * 1024 * 1024))
 if [ -b "$target" ]; then
   dev=$(readlink -f "$target")
   name=$(basename "$dev")
-  [ "$(lsblk -dno TYPE "$dev")" = disk ] || { echo "mkimage: $dev is not a whole disk (give /dev/sdX, not a partition)" >&2; exit 1; }
+  case "$(lsblk -dno TYPE "$dev")" in
+    disk | loop) ;;
+    *) echo "mkimage: refusing to write $dev: not a whole disk (give /dev/sdX, not a partition)" >&2; exit 1 ;;
+  esac
+  # The disk holding / (its parent disk, or the device itself when / sits
+  # on a whole disk), however the user spelled the target.
+  rootsrc=$(findmnt -nvo SOURCE / 2>/dev/null || true)
+  rootdisk=""
+  if [ -b "$rootsrc" ]; then
+    rootdisk=$(lsblk -ndo PKNAME "$rootsrc" 2>/dev/null || true)
+    [ -n "$rootdisk" ] || rootdisk=$(basename "$(readlink -f "$rootsrc")")
+  fi
+  if [ "$name" = "$rootdisk" ]; then
+    echo "mkimage: refusing to write $dev: it holds this system's root file system" >&2
+    exit 1
+  fi
   if lsblk -nro MOUNTPOINTS "$dev" 2>/dev/null | grep -q . || grep -q "^$dev" /proc/mounts; then
     echo "mkimage: refusing to write $dev: it or one of its partitions is mounted:" >&2
     lsblk "$dev" >&2
-    exit 1
-  fi
-  rootdisk=$(lsblk -ndo PKNAME "$(findmnt -nvo SOURCE /)" 2>/dev/null || true)
-  if [ "$name" = "$rootdisk" ]; then
-    echo "mkimage: refusing to write $dev: it holds this system's root file system" >&2
     exit 1
   fi
   echo "mkimage: writing instance $instance to $dev ($(lsblk -dno SIZE,MODEL "$dev" | xargs))"

@@ -1,0 +1,77 @@
+# The appliance image (docs/image.md): make image, make update, make qemu-test.
+#
+#   make image                  kibitzbox.img, a full SD card image with /perm
+#   make image DEV=/dev/sdX     write straight to a card (refuses mounted/system disks)
+#   make update [BOX=<ip>]      push a new build over the air (A/B root, /perm kept)
+#   make qemu-test              build, boot, probe and OTA-update the image in qemu
+
+# qemu-system-arm brings qemu-system-aarch64; the arm64 EFI firmware comes
+# with the pinned gok module (third_party/edk2-*).
+APT_PACKAGES += qemu-system-x86 qemu-system-arm e2fsprogs util-linux
+TEST_TARGETS += qemu-test
+
+GOK := $(CURDIR)/bin/gok
+GOK_VERSION := v0.0.0-20260109180632-8ed49b4fafc7
+GOKRAZY_DIR := $(CURDIR)/gokrazy
+# gok keeps its password in $XDG_CONFIG_HOME/gokrazy/http-password.txt. We
+# point it into the git-ignored gokrazy/secrets/, so the password belongs to
+# this checkout (not a default, never committed), and pass go's own GOENV
+# along so the go builds gok runs still see the user's go settings.
+GOKRAZY_SECRETS := $(GOKRAZY_DIR)/secrets
+GOKRAZY_PASSWORD := $(GOKRAZY_SECRETS)/gokrazy/http-password.txt
+GOK_ENV = XDG_CONFIG_HOME=$(GOKRAZY_SECRETS) GOENV="$$($(GO) env GOENV)" GOK=$(GOK)
+# Byte size of the image file; perm gets what is left after 1.1 GiB of boot
+# and root partitions (2 GiB → 944 MiB of /perm). A card bigger than the image
+# keeps that /perm size; build with the card's exact size to use all of it.
+IMAGE_BYTES ?= 2147483648
+IMAGE ?= kibitzbox.img
+DEV ?=
+BOX ?=
+# The Wi-Fi firmware and regulatory.db for /lib/firmware (config.json maps this
+# directory with ExtraFilePaths); the hotspot's mk file provides the target.
+FIRMWARE_DIR ?= bin/firmware
+FIRMWARE_TARGET ?= firmware
+
+.PHONY: image update qemu-test gok gokrazy-password $(FIRMWARE_TARGET)
+
+# No recipe here: the hotspot's mk file gives this target its recipe; this
+# line only makes sure the name exists.
+$(FIRMWARE_TARGET):
+
+gok: $(GOK)
+$(GOK): tools/gok/go.mod tools/gok/go.sum
+	cd tools/gok && $(GO) build -o $(GOK) github.com/gokrazy/tools/cmd/gok
+
+gokrazy-password: $(GOKRAZY_PASSWORD)
+$(GOKRAZY_PASSWORD):
+	@mkdir -p $(dir $@) && chmod 700 $(GOKRAZY_SECRETS)
+	@umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' 'xy' | tr -d '\n' >$@
+	@echo "image: generated a new gokrazy password in $@"
+
+image: $(GOK) gokrazy-password $(FIRMWARE_TARGET)
+	@test -d $(FIRMWARE_DIR) || { echo "image: $(FIRMWARE_DIR) is missing (make $(FIRMWARE_TARGET) should create it)"; exit 1; }
+	$(GOK_ENV) gokrazy/mkimage.sh $(GOKRAZY_DIR) pi $(if $(DEV),$(DEV),$(IMAGE)) $(IMAGE_BYTES)
+	@echo
+	@echo "gokrazy web UI and OTA updates: http://<box>:8880/  user gokrazy  password $$(cat $(GOKRAZY_PASSWORD))"
+	@echo "(the password is kept in $(GOKRAZY_PASSWORD); make update needs the same file)"
+	@$(if $(DEV),,echo "flash: sudo dd if=$(IMAGE) of=/dev/sdX bs=4M conv=fsync status=progress  (or Raspberry Pi Imager / balenaEtcher)")
+
+# Without BOX, gok updates the host named in config.json ("kibitzbox", which
+# works where the LAN's DNS knows the box's DHCP hostname).
+update: $(GOK) $(FIRMWARE_TARGET)
+	@test -f $(GOKRAZY_PASSWORD) || { echo "update: no $(GOKRAZY_PASSWORD): the box only accepts the password it was built with"; exit 1; }
+	$(if $(BOX),$(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -parent $(GOKRAZY_SECRETS)/update -name pi -update-host $(BOX) >/dev/null)
+	$(GOK_ENV) $(GOK) --parent_dir $(if $(BOX),$(GOKRAZY_SECRETS)/update,$(GOKRAZY_DIR)) -i pi update
+
+# The image tests carry the qemutest build tag so that `go test ./...` does not
+# boot VMs in parallel with the other heavy tests; this target lints them too.
+QEMU_TEST_FLAGS ?= -count=1 -timeout 40m -v
+qemu-test: $(GOK) $(FIRMWARE_TARGET)
+	@echo "== qemu-test: vet and staticcheck (tag qemutest)"
+	$(GO) vet -tags qemutest ./gokrazy/...
+	$(GO) tool staticcheck -tags qemutest ./gokrazy/...
+	@echo "== qemu-test: boot, probe and update the image in qemu"
+	@rm -f bin/qemu-test-figures.txt
+	GOK=$(GOK) IMAGETEST_FIGURES=$(CURDIR)/bin/qemu-test-figures.txt \
+	  $(GO) test -json -tags qemutest $(QEMU_TEST_FLAGS) ./gokrazy/imagetest/ | $(GO) run ./tools/testreport
+	@echo "== qemu-test figures (copy into docs/image.md)"; cat bin/qemu-test-figures.txt
