@@ -47,9 +47,12 @@ var levels = []struct {
 // New; it can log.Panic on internal errors, which must not kill the
 // display.
 func encodeQR(payload, level string) (sym qrSymbol, err error) {
+	if len(payload) > maxPayload {
+		return qrSymbol{}, fmt.Errorf("QR %s: %d bytes: %w", short(payload), len(payload), ErrQRTooBig)
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("encode QR %q: panic: %v", payload, r)
+			err = fmt.Errorf("encode QR %s: panic: %v", short(payload), r)
 		}
 	}()
 	for _, l := range levels {
@@ -58,12 +61,24 @@ func encodeQR(payload, level string) (sym qrSymbol, err error) {
 		}
 		q, err := qrcode.New(payload, l.level)
 		if err != nil {
-			return qrSymbol{}, fmt.Errorf("encode QR %q level %s: %w", payload, level, err)
+			return qrSymbol{}, fmt.Errorf("encode QR %s level %s: %w", short(payload), level, err)
 		}
 		q.DisableBorder = true
 		return qrSymbol{modules: q.Bitmap(), version: q.VersionNumber, level: level}, nil
 	}
 	return qrSymbol{}, fmt.Errorf("encode QR: unknown level %q", level)
+}
+
+// maxPayload bounds what we try to encode: longer codes are unreadable
+// on any of our screens, and encoding them takes long.
+const maxPayload = 600
+
+// short quotes the start of a payload for errors and logs.
+func short(payload string) string {
+	if r := []rune(payload); len(r) > 40 {
+		return fmt.Sprintf("%q…", string(r[:40]))
+	}
+	return fmt.Sprintf("%q", payload)
 }
 
 // qrChoice is a symbol with the module size and quiet zone chosen for a
@@ -102,7 +117,7 @@ func chooseQR(payload string, side, minQuiet, maxModule int) (qrChoice, error) {
 		}
 	}
 	if best.module == 0 {
-		return qrChoice{}, fmt.Errorf("QR %q in %d px: %w", payload, side, ErrQRTooBig)
+		return qrChoice{}, fmt.Errorf("QR %s in %d px: %w", short(payload), side, ErrQRTooBig)
 	}
 	// Spend leftover space on a wider quiet zone, up to the standard 4.
 	best.quiet = min(4, (side/best.module-best.sym.size())/2)

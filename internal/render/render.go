@@ -254,7 +254,7 @@ func fitRow(codes []code, maxW, maxH int, ws wideStyle) ([]qrChoice, error) {
 			}
 		}
 		if len(syms[i]) == 0 {
-			return nil, fmt.Errorf("QR %q: %w", c.payload, ErrQRTooBig)
+			return nil, fmt.Errorf("QR %s: %w", short(c.payload), ErrQRTooBig)
 		}
 	}
 	for module := ws.maxModule; module >= 1; module-- {

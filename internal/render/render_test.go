@@ -232,12 +232,62 @@ func TestWrapAndFit(t *testing.T) {
 	}
 }
 
+func TestOddSizes(t *testing.T) {
+	for _, size := range []image.Point{{64, 32}, {128, 32}, {200, 100}, {212, 104}, {320, 240}, {800, 480}, {1920, 1080}} {
+		for name, in := range scenarios() {
+			f, err := Render(size, in, Options{Page: 1, Shift: 7})
+			if err != nil {
+				if errors.Is(err, ErrQRTooBig) && size.Y <= 32 {
+					continue // a long Wi-Fi code cannot fit 32 px
+				}
+				t.Fatalf("%s %v: %v", name, size, err)
+			}
+			if f.Image.Rect.Size() != size {
+				t.Fatalf("%s %v: image %v", name, size, f.Image.Rect)
+			}
+			for _, q := range f.QRs {
+				if !q.Rect.In(f.Image.Rect) {
+					t.Errorf("%s %v: code %v outside the image", name, size, q.Rect)
+				}
+				if got := decode(t, f.Image, q, small(size)); got != q.Payload {
+					t.Errorf("%s %v: code decodes to %q", name, size, got)
+				}
+			}
+		}
+	}
+}
+
+// FuzzRender feeds arbitrary names and links (they come from the network
+// via the status JSON): rendering must never panic, only refuse a code
+// that cannot fit.
+func FuzzRender(f *testing.F) {
+	f.Add("Kibitz-7F3A", "plum-otter-42", "https://10.42.0.1/#lobby", 3)
+	f.Add("", "", "", 0)
+	f.Add("\x00\xff;\\\"東京☕", "\u200b\u0301", "::::", -5)
+	f.Add(strings.Repeat("W", 300), strings.Repeat("é", 100), "https://"+strings.Repeat("a", 3000), 1<<30)
+	f.Fuzz(func(t *testing.T, ssid, pass, appURL string, people int) {
+		in := Sample()
+		in.Hotspot.SSID, in.Hotspot.Passphrase, in.Hotspot.WiFiQR = ssid, pass, ""
+		in.Hub.AppURL, in.Hub.InCall = appURL, people
+		for _, size := range sizes {
+			for page := 0; page < 2; page++ {
+				if _, err := Render(size, in, Options{Page: page}); err != nil && !errors.Is(err, ErrQRTooBig) {
+					t.Fatalf("%v: %v", size, err)
+				}
+			}
+		}
+	})
+}
+
 // decode reads the code q back from img the way a camera would see it:
 // cropped with a band of the surroundings (dark beyond the panel's edge)
 // and magnified.
 func decode(t *testing.T, img *image.Gray, q QR, darkSurround bool) string {
 	t.Helper()
-	const zoom = 4
+	zoom := 1
+	if q.Module < 4 {
+		zoom = 4
+	}
 	pad := 2 * q.Module
 	r := q.Rect.Inset(-pad)
 	out := image.NewGray(image.Rect(0, 0, r.Dx()*zoom, r.Dy()*zoom))
