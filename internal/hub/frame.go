@@ -41,6 +41,10 @@ var (
 // decodeFrame parses one client frame and checks the fields its type needs.
 func decodeFrame(data []byte) (inFrame, error) {
 	var f inFrame
+	if id, payload, ok := fastTo(data); ok {
+		f.T, f.ID, f.Payload = typeTo, &id, payload
+		return f, nil
+	}
 	if len(data) == 0 || data[0] != '{' {
 		// Leading whitespace is legal JSON but no client sends it; this
 		// cheaply rejects arrays, strings, null and binary junk.
@@ -109,3 +113,37 @@ func peersFrame(ids []int64) []byte {
 // byePayload is what the hub sends on behalf of a departed peer, in the
 // in-room vocabulary the clients already understand.
 var byePayload = []byte(`{"k":"bye"}`)
+
+// fastTo recognises the exact shape browsers send for "to",
+// {"t":"to","id":N,"payload":P}, without reflection: most frames through
+// a hub are this one. Anything else (other key order, whitespace, large
+// ids) takes the general path, which accepts the same frames
+// (FuzzDecodeFrame checks that both agree).
+func fastTo(data []byte) (int64, []byte, bool) {
+	const prefix = `{"t":"to","id":`
+	const mid = `,"payload":`
+	if len(data) < len(prefix)+1+len(mid)+2 || string(data[:len(prefix)]) != prefix || data[len(data)-1] != '}' {
+		return 0, nil, false
+	}
+	i := len(prefix)
+	if data[i] < '1' || data[i] > '9' {
+		return 0, nil, false
+	}
+	var id int64
+	for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
+		if i-len(prefix) >= 15 { // stays far below int64 overflow
+			return 0, nil, false
+		}
+		id = id*10 + int64(data[i]-'0')
+	}
+	if len(data)-i < len(mid)+2 || string(data[i:i+len(mid)]) != mid {
+		return 0, nil, false
+	}
+	payload := data[i+len(mid) : len(data)-1]
+	if isJSONSpace(payload[0]) || isJSONSpace(payload[len(payload)-1]) || !json.Valid(payload) {
+		return 0, nil, false
+	}
+	return id, payload, true
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -21,6 +21,14 @@ func FuzzDecodeFrame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := decodeFrame(data)
+		if id, payload, ok := fastTo(data); ok {
+			// The fast path must agree with encoding/json.
+			var slow inFrame
+			if err := json.Unmarshal(data, &slow); err != nil || slow.T != typeTo || slow.ID == nil ||
+				*slow.ID != id || string(slow.Payload) != string(payload) {
+				t.Fatalf("fast path accepted %q as to %d %q; encoding/json says %+v %v", data, id, payload, slow, err)
+			}
+		}
 		if err != nil {
 			return
 		}
