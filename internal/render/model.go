@@ -130,7 +130,7 @@ func (in Input) healthLines() (variants []string, warn bool) {
 	case h == nil:
 		long, short, warn = append(long, "! Wi-Fi service down"), append(short, "!Wi-Fi down"), true
 	case h.State != status.StateRunning:
-		long, short, warn = append(long, "! Wi-Fi "+h.State), append(short, "!Wi-Fi "+h.State), true
+		long, short, warn = append(long, "! "+stateText(h.State)), append(short, "!"+stateShort(h.State)), true
 	default:
 		n := len(h.Stations)
 		if h.MaxStations > 0 {
@@ -152,7 +152,7 @@ func (in Input) healthLines() (variants []string, warn bool) {
 	case h == nil:
 		warnings = append(warnings, "!Wi-Fi down")
 	case h.State != status.StateRunning:
-		warnings = append(warnings, "!Wi-Fi "+h.State)
+		warnings = append(warnings, "!"+stateShort(h.State))
 	default:
 		if h.MaxStations > 0 && len(h.Stations) >= h.MaxStations {
 			warnings = append(warnings, "!full")
@@ -170,6 +170,28 @@ func (in Input) healthLines() (variants []string, warn bool) {
 		variants = append(variants, strings.Join(warnings, " "))
 	}
 	return variants, warn
+}
+
+// stateText words a hotspot state for the health line.
+func stateText(state string) string {
+	switch state {
+	case status.StateStarting:
+		return "Wi-Fi starting"
+	case status.StateNoWiFi:
+		return "no Wi-Fi adapter"
+	}
+	return "Wi-Fi error"
+}
+
+// stateShort is stateText for narrow panels.
+func stateShort(state string) string {
+	switch state {
+	case status.StateStarting:
+		return "Wi-Fi wait"
+	case status.StateNoWiFi:
+		return "no Wi-Fi"
+	}
+	return "Wi-Fi err"
 }
 
 func plural(n int, one, many string) string {

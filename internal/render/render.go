@@ -207,6 +207,9 @@ func renderWide(size image.Point, in Input) (*Frame, error) {
 		codes = append(codes, code{p, CaptionCall})
 	}
 
+	if len(codes) == 0 {
+		drawStarting(img, ws)
+	}
 	captionH := ws.bold.lineHeight() + ws.gap
 	choices, err := fitRow(codes, size.X-ws.minColumn-2*ws.margin, size.Y-captionH-ws.margin, ws)
 	if err != nil {
@@ -238,6 +241,21 @@ func renderWide(size image.Point, in Input) (*Frame, error) {
 	}
 	drawColumn(img, ws, image.Rect(x, ws.margin, size.X-ws.margin, size.Y-ws.margin), in)
 	return frame, nil
+}
+
+// drawStarting fills the empty code area, when neither code is ready,
+// with the name and "starting…" in double size.
+func drawStarting(img *image.Gray, ws wideStyle) {
+	big := textStyle{ws.bold.font, ws.bold.scale * 2}
+	area := image.Rect(ws.margin, 0, img.Rect.Dx()-ws.margin, img.Rect.Dy())
+	lines := []string{"Kibitz Box", "starting…"}
+	y := area.Min.Y + (area.Dy()-len(lines)*(big.lineHeight()+ws.gap))/2
+	for _, l := range lines {
+		l = big.fit(l, area.Dx())
+		w := len(big.font.clean(l)) * big.charWidth()
+		big.draw(img, image.Pt(area.Min.X+(area.Dx()-w)/2, y), l, ink)
+		y += big.lineHeight() + ws.gap
+	}
 }
 
 // fitRow picks one module size for all codes (they look like a pair) that
