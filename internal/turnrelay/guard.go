@@ -109,6 +109,10 @@ func (g *guardConn) sendChannelData(num uint16, p []byte, to *net.UDPAddr) {
 	m.Buffers[0] = b[:channelHeader+n]
 	m.Addr = to
 	g.wlen++
+	// Counted before the send so the counters never lag what a client has
+	// already received; flushLocked takes back what could not be sent.
+	g.srv.count.relayedBytes.Add(uint64(n))
+	g.srv.count.relayedPackets.Add(1)
 	// Called from elsewhere than the read loop (or that loop is about to
 	// block): nobody would flush soon, so send now.
 	if g.wlen == len(g.wmsgs) || !g.reading {
@@ -134,15 +138,17 @@ func (g *guardConn) flushLocked() {
 		}
 		sent += n
 	}
-	cnt := g.srv.count
-	var bytes uint64
-	for _, m := range g.wmsgs[:sent] {
-		bytes += uint64(len(m.Buffers[0]) - channelHeader)
+	if failed := g.wlen - sent; failed > 0 {
+		// e.g. ENOBUFS: lost like any UDP datagram.
+		cnt := g.srv.count
+		var bytes uint64
+		for _, m := range g.wmsgs[sent:g.wlen] {
+			bytes += uint64(len(m.Buffers[0]) - channelHeader)
+		}
+		cnt.relayedBytes.Add(-bytes)
+		cnt.relayedPackets.Add(-uint64(failed))
+		cnt.droppedSendFailed.Add(uint64(failed))
 	}
-	cnt.relayedBytes.Add(bytes)
-	cnt.relayedPackets.Add(uint64(sent))
-	// Failed sends (e.g. ENOBUFS): lost like any UDP datagram.
-	cnt.droppedSendFailed.Add(uint64(g.wlen - sent))
 	g.wlen = 0
 }
 

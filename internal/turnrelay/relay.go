@@ -249,8 +249,7 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	n := copy(buf[:], p)
 	select {
 	case dst.in <- packet{buf: buf, n: n, from: c.addr}:
-		cnt.relayedBytes.Add(uint64(n))
-		cnt.relayedPackets.Add(1)
+		// Counted in ReadFrom, before pion forwards it.
 	default:
 		c.table.bufs.Put(buf)
 		cnt.droppedQueueFull.Add(1)
@@ -277,6 +276,8 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	case pkt := <-c.in:
 		n := copy(p, pkt.buf[:pkt.n])
 		c.table.bufs.Put(pkt.buf)
+		c.table.count.relayedBytes.Add(uint64(n))
+		c.table.count.relayedPackets.Add(1)
 		return n, pkt.from, nil
 	case <-c.closed:
 		return 0, nil, net.ErrClosed
