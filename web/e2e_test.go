@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -644,16 +645,40 @@ func TestBrowserCall(t *testing.T) {
 		di.cancel()
 	})
 
+	t.Run("a stalled hub costs no reconnect", func(t *testing.T) {
+		ada.t, bo.t = t, t
+		before := map[string]appState{"Ada": ada.state(), "Bo": bo.state()}
+		// Longer than the app's 1 s suspicion, shorter than its 4 s limit:
+		// the stand-by session must be dropped once the old one answers.
+		if err := hub.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if err := hub.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		for _, tb := range []*tab{ada, bo} {
+			s, was := tb.state(), before[tb.name]
+			if s.HubSessions != was.HubSessions || s.SelfID != was.SelfID || s.PCCreated != was.PCCreated || s.Hub != "open" {
+				t.Errorf("%s after a 1.5 s hub stall: hub %s, sessions %d→%d, id %s→%s, peer connections %d→%d",
+					tb.name, s.Hub, was.HubSessions, s.HubSessions, was.SelfID, s.SelfID, was.PCCreated, s.PCCreated)
+			}
+		}
+	})
+
 	t.Run("hub restart heals the call", func(t *testing.T) {
 		ada.t, bo.t = t, t
 		sessions := ada.state().HubSessions
+		killed := time.Now()
 		hub.stop()
-		restarted := time.Now()
 		hub.start()
+		restarted := time.Now()
 		for _, tb := range []*tab{ada, bo} {
 			tb.waitFor("a new hub session", 10*time.Second, func(s appState) bool { return s.HubSessions > sessions && s.Hub == "open" })
 		}
-		t.Logf("both pages were back on the hub %v after it answered again", time.Since(restarted).Round(10*time.Millisecond))
+		t.Logf("both pages were back on the hub %v after it answered again (%v after it was killed)",
+			time.Since(restarted).Round(10*time.Millisecond), time.Since(killed).Round(10*time.Millisecond))
 		meshOf(ada, bo)
 		mediaFlows(ada, 1)
 	})

@@ -371,7 +371,7 @@ class App {
     }
     /** @type {import('./ui/tiles.js').TileModel[]} */
     const people = [{
-      id: 'self', name: this.room.self.name, self: true, cam: !!cam, mic: this.local.micOn,
+      id: 'self', name: this.room.self.name, avatar: '', self: true, cam: !!cam, mic: this.local.micOn,
       speaking: (this.levels.get('self') ?? 0) > SPEAKING_LEVEL,
       camera: this.selfCamStream, screen: this.selfScreenStream, screenOn: !!scr, audio: null, connecting: false,
     }];
@@ -379,7 +379,7 @@ class App {
     for (const m of members) {
       const link = this.mesh.links.get(m.id);
       people.push({
-        id: m.id, name: m.name, self: false, cam: m.cam, mic: m.meta.mic !== false,
+        id: m.id, name: m.name, avatar: m.avatar, self: false, cam: m.cam, mic: m.meta.mic !== false,
         speaking: (this.levels.get(m.id) ?? 0) > SPEAKING_LEVEL,
         camera: link?.camera ?? null, screen: link?.screen ?? null,
         screenOn: m.meta.screen === true || this.tiles.screenFlowing(m.id),

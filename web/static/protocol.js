@@ -177,9 +177,17 @@ export function roomFromHash(hash) {
 
 /** How long a connection attempt may take until the hub's `id` arrives. */
 const OPEN_TIMEOUT_MS = 4000;
-/** Liveness: we ping with `echo`; an echo unanswered this long means the hub is gone. */
-const ECHO_EVERY_MS = 700;
-const SILENCE_DEAD_MS = 2000;
+/** Liveness: we send `echo` this often while connected. */
+const ECHO_EVERY_MS = 500;
+/**
+ * An echo unanswered this long makes us open a second session in the
+ * background; if that one comes up while the first is still silent, it
+ * takes over. A hub restart is healed in about this time plus a handshake,
+ * and a merely slow hub costs nothing.
+ */
+const SUSPECT_MS = 1000;
+/** An echo unanswered this long ends the session for good. */
+const DEAD_MS = 4000;
 /** `peers` replies slower than this resolve as empty. */
 const PEERS_TIMEOUT_MS = 3000;
 
@@ -190,7 +198,28 @@ const PEERS_TIMEOUT_MS = 3000;
  *   onFrom?: (fromId: string, payload: unknown) => void,
  *   onStatus?: (status: HubStatus) => void,
  * }} HubHandlers
+ * @typedef {{
+ *   pc: RTCPeerConnection,
+ *   dc: RTCDataChannel,
+ *   selfId: string|null,
+ *   timer: ReturnType<typeof setTimeout>|undefined,
+ *   closed: boolean,
+ * }} Session
  */
+
+/**
+ * @param {unknown} data
+ * @returns {any} the parsed frame object, or null
+ */
+function parseFrame(data) {
+  if (typeof data !== 'string') return null;
+  try {
+    const f = JSON.parse(data);
+    return f && typeof f === 'object' && !Array.isArray(f) ? f : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * A self-healing connection to the hub. A reconnect is a new hub session with
@@ -210,13 +239,14 @@ export class Hub {
     this.selfId = null;
     /** @type {string|null} */
     this.room = null;
-    /** @type {RTCPeerConnection|null} */
-    this.pc = null;
-    /** @type {RTCDataChannel|null} */
-    this.dc = null;
+    /** @type {Session|null} the session in use */
+    this.session = null;
+    /** @type {Session|null} a session being opened by the reconnect loop */
+    this.attempt = null;
+    /** @type {Session|null} a stand-by session opened while the current one is silent */
+    this.probe = null;
     /** @type {{resolve: (ids: string[]) => void, done: boolean}[]} */
     this.peerWaiters = [];
-    this.attempt = 0;
     this.failures = 0;
     this.stopped = true;
     /** When the oldest unanswered echo went out (0: none pending). */
@@ -226,7 +256,7 @@ export class Hub {
     this.retryTimer = undefined;
     /** @type {ReturnType<typeof setInterval>|undefined} */
     this.echoTimer = undefined;
-    /** Connections opened so far (debug and tests). */
+    /** Sessions opened so far (debug and tests). */
     this.sessions = 0;
   }
 
@@ -241,7 +271,11 @@ export class Hub {
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    this.teardown();
+    clearInterval(this.echoTimer);
+    for (const s of [this.session, this.attempt, this.probe]) if (s) this.close(s);
+    this.session = this.attempt = this.probe = null;
+    this.selfId = null;
+    this.flushWaiters();
     this.setStatus('closed');
   }
 
@@ -302,7 +336,7 @@ export class Hub {
 
   /** @param {object} frame */
   sendRaw(frame) {
-    const dc = this.dc;
+    const dc = this.session?.dc;
     if (!dc || dc.readyState !== 'open') return;
     try {
       dc.send(JSON.stringify(frame));
@@ -311,28 +345,90 @@ export class Hub {
     }
   }
 
-  /** Tears down the current attempt without touching the status. */
-  teardown() {
-    clearInterval(this.echoTimer);
-    const { pc, dc } = this;
-    this.pc = null;
-    this.dc = null;
-    this.selfId = null;
+  flushWaiters() {
     for (const w of this.peerWaiters.splice(0)) {
       if (!w.done) {
         w.done = true;
         w.resolve([]);
       }
     }
-    if (dc) {
-      dc.onmessage = null;
-      dc.onclose = null;
-      try { dc.close(); } catch { /* already closed */ }
-    }
-    if (pc) {
-      pc.onconnectionstatechange = null;
-      try { pc.close(); } catch { /* already closed */ }
-    }
+  }
+
+  /** @param {Session} s */
+  close(s) {
+    if (s.closed) return;
+    s.closed = true;
+    clearTimeout(s.timer);
+    s.dc.onmessage = null;
+    s.dc.onclose = null;
+    s.pc.onconnectionstatechange = null;
+    try { s.dc.close(); } catch { /* already closed */ }
+    try { s.pc.close(); } catch { /* already closed */ }
+  }
+
+  /**
+   * Opens one hub session: our offer, the answer built from the blob, and
+   * the wait for the hub's `id`.
+   * @param {(s: Session) => void} onReady the `id` arrived
+   * @param {(s: Session) => void} onEnd the session failed or closed
+   * @returns {Session}
+   */
+  open(onReady, onEnd) {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const dc = pc.createDataChannel('hub');
+    /** @type {Session} */
+    const s = { pc, dc, selfId: null, timer: undefined, closed: false };
+    const end = () => {
+      if (s.closed) return;
+      this.close(s);
+      onEnd(s);
+    };
+    s.timer = setTimeout(() => {
+      if (s.selfId === null) end();
+    }, OPEN_TIMEOUT_MS);
+    dc.onmessage = (e) => {
+      const f = parseFrame(e.data);
+      if (!f) return;
+      if (s.selfId === null) {
+        if (f.t !== 'id' || !Number.isSafeInteger(f.id)) return;
+        clearTimeout(s.timer);
+        s.selfId = String(f.id);
+        onReady(s);
+        return;
+      }
+      if (s !== this.session) return;
+      this.pendingSince = 0;
+      this.onFrame(f);
+    };
+    dc.onclose = end;
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') end();
+    };
+    (async () => {
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const mid = /a=mid:(\S+)/.exec(offer.sdp || '')?.[1] ?? '0';
+      await pc.setRemoteDescription({ type: 'answer', sdp: synthAnswer(this.galaxy, mid) });
+    })().catch((err) => {
+      console.warn('hub: offer/answer failed', err);
+      end();
+    });
+    return s;
+  }
+
+  /** One attempt of the reconnect loop. */
+  connect() {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    if (this.attempt) this.close(this.attempt);
+    if (this.status !== 'unreachable') this.setStatus(this.sessions === 0 ? 'connecting' : 'reconnecting');
+    this.attempt = this.open((s) => this.adopt(s), (s) => {
+      if (s !== this.attempt) return;
+      this.attempt = null;
+      this.failures++;
+      if (this.failures >= 2) this.setStatus('unreachable');
+      this.scheduleRetry(Math.min(1000, 250 * this.failures));
+    });
   }
 
   /** @param {number} delay */
@@ -342,85 +438,52 @@ export class Hub {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  /** Called when an open session or an attempt ends. */
-  lost() {
-    const wasOpen = this.status === 'open';
-    this.teardown();
-    if (this.stopped) return;
-    if (wasOpen) {
-      this.failures = 0;
-      this.setStatus('reconnecting');
-      this.handlers.onClose?.();
-      this.scheduleRetry(100);
+  /**
+   * Makes s the session in use (a fresh one, or a stand-by taking over).
+   * @param {Session} s
+   */
+  adopt(s) {
+    if (this.stopped) {
+      this.close(s);
       return;
     }
-    this.failures++;
-    if (this.failures >= 2) this.setStatus('unreachable');
-    this.scheduleRetry(Math.min(1000, 250 * this.failures));
-  }
-
-  async connect() {
-    if (this.stopped) return;
-    this.teardown();
-    const attempt = ++this.attempt;
-    if (this.status !== 'unreachable') this.setStatus(this.sessions === 0 ? 'connecting' : 'reconnecting');
-    const pc = new RTCPeerConnection({ iceServers: [] });
-    const dc = pc.createDataChannel('hub');
-    this.pc = pc;
-    this.dc = dc;
-    const current = () => attempt === this.attempt && this.pc === pc;
-    const timer = setTimeout(() => {
-      if (current() && this.status !== 'open') this.lost();
-    }, OPEN_TIMEOUT_MS);
-    dc.onmessage = (e) => {
-      if (!current()) return;
-      this.pendingSince = 0;
-      this.onMessage(e.data, timer);
+    for (const other of [this.session, this.attempt, this.probe]) if (other && other !== s) this.close(other);
+    this.attempt = this.probe = null;
+    this.flushWaiters();
+    this.session = s;
+    s.dc.onclose = () => this.lost(s);
+    s.pc.onconnectionstatechange = () => {
+      if (s.pc.connectionState === 'failed' || s.pc.connectionState === 'closed') this.lost(s);
     };
-    dc.onclose = () => {
-      if (current()) this.lost();
-    };
-    pc.onconnectionstatechange = () => {
-      if (current() && (pc.connectionState === 'failed' || pc.connectionState === 'closed')) this.lost();
-    };
-    try {
-      const offer = await pc.createOffer();
-      await pc.setLocalDescription(offer);
-      const mid = /a=mid:(\S+)/.exec(offer.sdp || '')?.[1] ?? '0';
-      await pc.setRemoteDescription({ type: 'answer', sdp: synthAnswer(this.galaxy, mid) });
-    } catch (err) {
-      console.warn('hub: offer/answer failed', err);
-      clearTimeout(timer);
-      if (current()) this.lost();
-    }
+    this.selfId = s.selfId;
+    this.sessions++;
+    this.failures = 0;
+    this.setStatus('open');
+    if (this.room !== null) this.sendRaw({ t: 'join', room: this.room });
+    this.startEcho();
+    this.handlers.onOpen?.(/** @type {string} */ (this.selfId));
   }
 
   /**
-   * @param {unknown} data
-   * @param {ReturnType<typeof setTimeout>} openTimer
+   * The session in use ended.
+   * @param {Session} s
    */
-  onMessage(data, openTimer) {
-    if (typeof data !== 'string') return;
-    /** @type {any} */
-    let f;
-    try {
-      f = JSON.parse(data);
-    } catch {
-      return;
-    }
-    if (!f || typeof f !== 'object') return;
+  lost(s) {
+    if (s !== this.session) return;
+    this.close(s);
+    this.session = null;
+    this.selfId = null;
+    clearInterval(this.echoTimer);
+    this.flushWaiters();
+    if (this.stopped) return;
+    this.setStatus('reconnecting');
+    this.handlers.onClose?.();
+    if (!this.probe) this.scheduleRetry(100);
+  }
+
+  /** @param {any} f a parsed frame of the session in use */
+  onFrame(f) {
     switch (f.t) {
-      case 'id':
-        if (this.selfId !== null || !Number.isSafeInteger(f.id)) return;
-        clearTimeout(openTimer);
-        this.selfId = String(f.id);
-        this.sessions++;
-        this.failures = 0;
-        this.setStatus('open');
-        if (this.room !== null) this.sendRaw({ t: 'join', room: this.room });
-        this.startEcho();
-        this.handlers.onOpen?.(this.selfId);
-        return;
       case 'peers': {
         const ids = Array.isArray(f.ids) ? f.ids.filter(Number.isSafeInteger).map(String) : [];
         const w = this.peerWaiters.shift();
@@ -442,16 +505,33 @@ export class Hub {
   startEcho() {
     clearInterval(this.echoTimer);
     this.pendingSince = 0;
-    const pc = this.pc;
+    const session = this.session;
     // Timers of hidden tabs may be throttled, so only an echo we sent and
     // that stayed unanswered counts, never a long gap between ticks.
     this.echoTimer = setInterval(() => {
-      if (this.pc !== pc) return;
+      if (!session || this.session !== session) return;
       const now = performance.now();
-      if (this.pendingSince && now - this.pendingSince > SILENCE_DEAD_MS) {
+      const silent = this.pendingSince ? now - this.pendingSince : 0;
+      if (silent > DEAD_MS) {
         console.warn('hub: echo unanswered, reconnecting');
-        this.lost();
+        this.lost(session);
         return;
+      }
+      if (silent > SUSPECT_MS && !this.probe) {
+        this.probe = this.open((p) => {
+          if (this.probe !== p) return;
+          // Take over if the old session is gone or still silent.
+          if (!this.session || (this.session === session && this.pendingSince)) {
+            console.warn('hub: the session went silent; a new one takes over');
+            this.adopt(p);
+          } else {
+            this.probe = null;
+            this.close(p);
+          }
+        }, (p) => {
+          if (this.probe === p) this.probe = null;
+          if (!this.session && !this.stopped) this.scheduleRetry(100);
+        });
       }
       if (!this.pendingSince) this.pendingSince = now;
       this.sendRaw({ t: 'echo', x: ++this.echoSeq });

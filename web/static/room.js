@@ -92,6 +92,9 @@ export class Room {
     if (!this.inCall) return;
     this.inCall = false;
     clearInterval(this.beaconTimer);
+    // Directly to everyone we know first: on page teardown there is no
+    // time left for the `peers` round trip of broadcast().
+    for (const id of this.members.keys()) this.hub.send(id, { k: 'bye' });
     this.hub.broadcast({ k: 'bye' });
   }
 

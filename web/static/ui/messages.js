@@ -46,12 +46,6 @@ export function message(kind, ctx = {}) {
         title: 'Open the secure address first',
         body: `Camera and calls only work on the https:// address${ctx.url ? ` (${ctx.url})` : ''}. Your browser will warn about the certificate because the box is offline: tap Advanced → Proceed (Safari: Show Details → visit this website).`,
       };
-    case 'certificate':
-      return {
-        kind, tone: 'error',
-        title: 'Accept the box’s certificate',
-        body: 'Your browser has not accepted the box’s certificate yet. Open the box’s https:// address, tap Advanced → Proceed (Safari: Show Details → visit this website), then come back here.',
-      };
     case 'unreachable':
       return {
         kind, tone: 'error',

@@ -8,6 +8,7 @@ import { el, hueFor, icon, initials } from './dom.js';
  * @typedef {{
  *   id: string,
  *   name: string,
+ *   avatar: string,
  *   self: boolean,
  *   cam: boolean,
  *   mic: boolean,
@@ -99,7 +100,7 @@ export class TileGrid {
       t.video.classList.toggle('mirror', p.self);
       t.bind(showVideo ? p.camera : null);
       t.name.textContent = p.self ? `${p.name} (you)` : p.name;
-      t.avatar.textContent = initials(p.name);
+      t.avatar.textContent = p.avatar || initials(p.name);
       t.avatar.style.setProperty('--hue', String(hueFor(p.self ? 'self' : p.id)));
       t.status.textContent = p.connecting ? 'connecting…' : '';
       order.push(t.root);
