@@ -368,10 +368,8 @@ func TestWrongCredentialsRefused(t *testing.T) {
 }
 
 func TestClientOutsideClientNetsRefused(t *testing.T) {
-	cfg := testConfig()
-	cfg.ListenIP = netip.IPv4Unspecified()
-	s := startRelay(t, cfg)
-	server := netip.AddrPortFrom(loopback, s.Addr().Port())
+	s := startRelay(t, testConfig())
+	server := s.Addr()
 	c := newTURNClient(t, server, netip.MustParseAddr("127.0.0.3"), testUser, testPass, 10*time.Millisecond)
 	if relay, err := c.client.Allocate(); err == nil {
 		_ = relay.Close()
