@@ -32,6 +32,7 @@ func main() {
 	flag.StringVar(&cfg.BusyPin, "busy-pin", "", "e-paper BUSY GPIO (default GPIO24 Waveshare, GPIO17 Inky)")
 	flag.StringVar(&cfg.PwrPin, "pwr-pin", "", "Waveshare PWR GPIO on newer HATs (e.g. GPIO18); empty if not wired")
 	flag.BoolVar(&cfg.Rotate180, "rotate180", false, "turn the picture upside down (OLED, e-paper)")
+	flag.DurationVar(&cfg.BusyTimeout, "busy-timeout", 0, "longest wait for the e-paper BUSY line (0: 10s Waveshare, 30s Inky)")
 	flag.StringVar(&cfg.FB, "fb", cfg.FB, "framebuffer device for --panel=hdmi")
 	flag.StringVar(&cfg.HubStatus, "hub-status", cfg.HubStatus, "hub status URL")
 	flag.StringVar(&cfg.HotspotStatus, "hotspot-status", cfg.HotspotStatus, "hotspot status URL")

@@ -43,6 +43,7 @@ type config struct {
 	DCPin, RSTPin   string
 	BusyPin, PwrPin string
 	Rotate180       bool
+	BusyTimeout     time.Duration
 	FB              string
 
 	HubStatus, HotspotStatus string
@@ -292,7 +293,7 @@ func openEPD(cfg config) (screen, error) {
 		}
 		pins.PWR = pwr
 	}
-	d, err := epd2in13.New(port, pins, epd2in13.Opts{Rotate180: cfg.Rotate180})
+	d, err := epd2in13.New(port, pins, epd2in13.Opts{Rotate180: cfg.Rotate180, BusyTimeout: cfg.BusyTimeout})
 	if err != nil {
 		port.Close()
 		return nil, err
@@ -313,7 +314,7 @@ func openInky(cfg config) (screen, error) {
 		port.Close()
 		return nil, err
 	}
-	d, err := inky.New(port, inky.Pins{DC: dc, RST: rst, BUSY: busy}, inky.Opts{Rotate180: cfg.Rotate180})
+	d, err := inky.New(port, inky.Pins{DC: dc, RST: rst, BUSY: busy}, inky.Opts{Rotate180: cfg.Rotate180, BusyTimeout: cfg.BusyTimeout})
 	if err != nil {
 		port.Close()
 		return nil, err

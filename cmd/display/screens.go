@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image"
 	"time"
 
@@ -180,7 +179,7 @@ func (s *einkScreen) show(ctx context.Context, img *image.Gray, now time.Time) e
 	s.policy.done(now, r, err)
 	if err != nil {
 		s.shown = nil
-		return fmt.Errorf("%s: %w", s.name, err)
+		return err // the driver's error names the panel
 	}
 	s.shown = append(s.shown[:0], img.Pix...)
 	return nil

@@ -13,7 +13,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/physic"
 
-	"github.com/kibitzbox/kibitzbox/hardware/internal/spifake"
+	"github.com/kibitzbox/kibitzbox/hardware/spifake"
 )
 
 type rig struct {

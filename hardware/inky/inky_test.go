@@ -13,7 +13,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 
-	"github.com/kibitzbox/kibitzbox/hardware/internal/spifake"
+	"github.com/kibitzbox/kibitzbox/hardware/spifake"
 )
 
 // EEPROMRecord builds the 29-byte record of a board.

@@ -65,10 +65,15 @@ func (b *Bus) Reset() {
 }
 
 // DC returns the data/command pin: Low means the next bytes are a command.
-func (b *Bus) DC() gpio.PinOut { return &dcPin{Pin: gpiotest.Pin{N: "DC"}, bus: b} }
+func (b *Bus) DC() gpio.PinOut { return b.DCPin("DC", -1) }
+
+// DCPin is DC with a name and number, for registering in gpioreg.
+func (b *Bus) DCPin(name string, num int) gpio.PinIO {
+	return &dcPin{Pin: gpiotest.Pin{N: name, Num: num}, bus: b}
+}
 
 // Port returns the SPI port.
-func (b *Bus) Port() spi.Port { return port{b} }
+func (b *Bus) Port() spi.PortCloser { return port{b} }
 
 type dcPin struct {
 	gpiotest.Pin
@@ -85,6 +90,10 @@ func (p *dcPin) Out(l gpio.Level) error {
 type port struct{ b *Bus }
 
 func (p port) String() string { return "spifake" }
+func (p port) Close() error   { return nil }
+
+// LimitSpeed is accepted and ignored.
+func (p port) LimitSpeed(physic.Frequency) error { return nil }
 
 func (p port) Connect(f physic.Frequency, mode spi.Mode, bits int) (spi.Conn, error) {
 	p.b.mu.Lock()
