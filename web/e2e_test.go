@@ -598,6 +598,31 @@ func TestBrowserCall(t *testing.T) {
 		mediaFlows(bo, 1) // Ada's camera frames still arrive after the swaps
 	})
 
+	t.Run("screen share rides the third lane", func(t *testing.T) {
+		ada.t, bo.t = t, t
+		before := map[string]appState{"Ada": ada.state(), "Bo": bo.state()}
+		adaID := before["Ada"].SelfID
+		screenWidth := `(() => { const v = document.querySelector('#grid .tile.screen video'); return v ? v.videoWidth : 0; })()`
+		ada.click("#btn-screen")
+		bo.waitFor("Ada's screen tile", 10*time.Second, func(s appState) bool { return slices.Contains(s.Tiles, adaID+":screen") })
+		deadline := time.Now().Add(10 * time.Second)
+		for value(bo, chromedp.Evaluate[int](screenWidth)) <= 16 {
+			if time.Now().After(deadline) {
+				t.Fatal("Bo's screen tile shows no picture from Ada's screen lane")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		ada.click("#btn-screen")
+		bo.waitFor("Ada's screen tile gone", 10*time.Second, func(s appState) bool { return !slices.Contains(s.Tiles, adaID+":screen") })
+		for _, tb := range []*tab{ada, bo} {
+			s, was := tb.state(), before[tb.name]
+			if s.PCCreated != was.PCCreated || s.Negotiations != was.Negotiations {
+				t.Errorf("%s: sharing the screen made %d new peer connections and %d negotiations",
+					tb.name, s.PCCreated-was.PCCreated, s.Negotiations-was.Negotiations)
+			}
+		}
+	})
+
 	t.Run("three pages form a full mesh", func(t *testing.T) {
 		ada.t, bo.t = t, t
 		cy := b.open(t, "Cy", room)
