@@ -407,11 +407,7 @@ func (ap *AP) handleAuth(f ieee80211.Frame) {
 	}
 	if !known {
 		ap.expirePendingLocked()
-		if len(ap.stations) >= ap.cfg.MaxStations+maxPendingAuth {
-			ap.mu.Unlock()
-			ap.send(ap.bss.AuthResponse(mac, 0, ieee80211.StatusAPFull))
-			return
-		}
+		ap.evictPendingLocked()
 		st = &mlmeStation{mac: mac}
 		ap.stations[mac.String()] = st
 	}
@@ -419,6 +415,28 @@ func (ap *AP) handleAuth(f ieee80211.Frame) {
 	ap.mu.Unlock()
 	ap.log.Debug("station authenticated", "mac", mac.String())
 	ap.send(ap.bss.AuthResponse(mac, 0, ieee80211.StatusSuccess))
+}
+
+// evictPendingLocked makes room for one more authenticated station by
+// forgetting the oldest one that has not associated. A flood of fake
+// authentications then only churns the pending entries; it cannot lock
+// real stations out.
+func (ap *AP) evictPendingLocked() {
+	pending := 0
+	var oldest *mlmeStation
+	for _, st := range ap.stations {
+		if st.associated {
+			continue
+		}
+		pending++
+		if oldest == nil || st.since.Before(oldest.since) {
+			oldest = st
+		}
+	}
+	if pending >= maxPendingAuth && oldest != nil {
+		delete(ap.stations, oldest.mac.String())
+		ap.frames["auth_evicted"]++
+	}
 }
 
 // expirePendingLocked forgets stations that authenticated but never

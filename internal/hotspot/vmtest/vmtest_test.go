@@ -30,7 +30,7 @@ var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio
 var guestSteps = []string{
 	"modules", "netns", "hotspot-start", "scan", "associate", "station-arrives",
 	"dhcp", "dns", "http", "lease-status", "join-b", "dhcp-b", "isolate",
-	"station-leaves", "ap-gone", "hotspot-restart", "identity-regenerated",
+	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone", "hotspot-restart", "identity-regenerated",
 	"rejoin", "redhcp", "rehttp", "rejoin-b", "redhcp-b", "no-isolate", "hotspot-stop",
 }
 
@@ -42,10 +42,16 @@ func TestHotspotInVM(t *testing.T) {
 
 	work := t.TempDir()
 	hotspotBin := filepath.Join(work, "hotspot")
-	build := exec.Command(gocmd, "build", "-o", hotspotBin, "github.com/kibitzbox/kibitzbox/cmd/hotspot")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build cmd/hotspot: %v\n%s", err, out)
+	injectBin := filepath.Join(work, "frameinject")
+	for bin, pkg := range map[string]string{
+		hotspotBin: "github.com/kibitzbox/kibitzbox/cmd/hotspot",
+		injectBin:  "github.com/kibitzbox/kibitzbox/internal/hotspot/vmtest/frameinject",
+	} {
+		build := exec.Command(gocmd, "build", "-o", bin, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, out)
+		}
 	}
 
 	rd := newInitramfs()
@@ -59,6 +65,7 @@ func TestHotspotInVM(t *testing.T) {
 	}
 	rd.addBytes("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/bin/sh\n"))
 	must(t, rd.addFile("hotspot", hotspotBin))
+	must(t, rd.addFile("frameinject", injectBin))
 	for dst, src := range map[string]string{
 		"bin/busybox": busybox, "sbin/iw": iw, "sbin/wpa_supplicant": wpaSupplicant, "sbin/wpa_cli": wpaCli,
 	} {
@@ -190,6 +197,17 @@ func checkResults(t *testing.T, results map[string]result, console []string) {
 	again := parseLease(t, results["redhcp"].detail)
 	if first != again {
 		t.Errorf("lease after the restart is %s, before it was %s (leases not persisted?)", again, first)
+	}
+
+	// The hostile frames reached the MLME and were dropped or refused, and
+	// the flood of fake authentications churned the bounded pending table.
+	for _, kind := range []string{"malformed", "auth_evicted", "probe_req"} {
+		m := regexp.MustCompile(`kb_hotspot_mgmt_frames_total\{kind="` + kind + `"\} (\d+)`).FindStringSubmatch(results["frames"].detail)
+		if m == nil {
+			t.Errorf("no %s frames counted: %q", kind, results["frames"].detail)
+		} else if n, _ := strconv.Atoi(m[1]); n < 5 {
+			t.Errorf("%s frames = %d, want >= 5", kind, n)
+		}
 	}
 
 	m := regexp.MustCompile(`kb_hotspot_station_joins_total (\d+) kb_hotspot_station_leaves_total (\d+)`).FindStringSubmatch(results["metrics"].detail)

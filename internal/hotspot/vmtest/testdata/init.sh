@@ -161,8 +161,29 @@ ok station-leaves
 leave a
 leave b
 
+# A hostile radio: B's radio turns monitor and injects malformed,
+# out-of-order and flooding management frames at the AP.
+ns b ip link set wlan2 down
+ns b iw dev wlan2 set type monitor || fail hostile "monitor mode"
+ns b ip link set wlan2 up
+ns b iw dev wlan2 set freq 2437 || fail hostile "monitor freq"
+ns b /frameinject -iface wlan2 > /tmp/inject.txt 2>&1 || fail hostile "frameinject: $(cat /tmp/inject.txt)"
+sleep 2
+kill -0 $HS_PID 2>/dev/null || fail hostile "hotspot died"
+status_has '"state": "running"' || fail hostile "hotspot no longer running"
+ok hostile "$(cat /tmp/inject.txt)"
+# A real station still gets in after the flood.
+join join-after-hostile a
+ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || fail join-after-hostile-ping "A cannot reach the box"
+ok join-after-hostile-ping
+leave a
+ns b ip link set wlan2 down
+ns b iw dev wlan2 set type managed
+ns b ip link set wlan2 up
+
 wget -q -O /tmp/metrics.txt http://127.0.0.1:8078/metrics
 echo "KBVM metrics $(grep -E '^kb_hotspot_station_(joins|leaves)_total' /tmp/metrics.txt | tr '\n' ' ')"
+echo "KBVM frames $(grep -E '^kb_hotspot_mgmt_frames_total' /tmp/metrics.txt | tr '\n' ' ')"
 
 # A crash (SIGKILL) must take the AP down: the kernel stops it when the
 # START_AP socket (SOCKET_OWNER) closes.
