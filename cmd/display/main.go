@@ -48,6 +48,7 @@ func main() {
 	flag.DurationVar(&cfg.EinkMinGap, "eink-min-gap", cfg.EinkMinGap, "least time between two e-paper updates")
 	flag.DurationVar(&cfg.EinkFullGap, "eink-full-gap", cfg.EinkFullGap, "least time between two full e-paper refreshes")
 	flag.IntVar(&cfg.EinkMaxPartials, "eink-max-partials", cfg.EinkMaxPartials, "partial refreshes before a full one is due")
+	flag.BoolVar(&cfg.EinkWindowed, "eink-partial-window", false, "Waveshare: send only the changed area on partial refreshes (needs RAM kept through deep sleep; unconfirmed)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "display: unexpected arguments %q\n", flag.Args())

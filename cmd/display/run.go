@@ -57,6 +57,7 @@ type config struct {
 	Interval, Carousel, ShiftEvery, DimAfter time.Duration
 	EinkMinGap, EinkFullGap                  time.Duration
 	EinkMaxPartials                          int
+	EinkWindowed                             bool
 }
 
 // panelSize is the picture size of each panel kind.
@@ -293,7 +294,7 @@ func openEPD(cfg config) (screen, error) {
 		}
 		pins.PWR = pwr
 	}
-	d, err := epd2in13.New(port, pins, epd2in13.Opts{Rotate180: cfg.Rotate180, BusyTimeout: cfg.BusyTimeout})
+	d, err := epd2in13.New(port, pins, epd2in13.Opts{Rotate180: cfg.Rotate180, BusyTimeout: cfg.BusyTimeout, WindowedPartial: cfg.EinkWindowed})
 	if err != nil {
 		port.Close()
 		return nil, err

@@ -1,7 +1,7 @@
 // Package epd2in13 drives the Waveshare 2.13" e-Paper HAT V4 (SSD1680,
 // 122×250 black/white, used here in landscape as 250×122) over SPI with
-// DC, RST and BUSY lines. It does full refreshes, windowed partial
-// refreshes and puts the controller into deep sleep after every update,
+// DC, RST and BUSY lines. It does full refreshes, partial refreshes
+// (optionally limited to the changed window) and puts the controller into deep sleep after every update,
 // as the panel maker asks.
 package epd2in13
 
@@ -68,6 +68,11 @@ type Opts struct {
 	BusyTimeout time.Duration
 	// Rotate180 turns the picture for a HAT mounted the other way up.
 	Rotate180 bool
+	// WindowedPartial limits partial refreshes to the RAM area that
+	// changed instead of rewriting both full frames as Waveshare's driver
+	// does. It saves SPI time but relies on the controller keeping RAM
+	// through deep sleep and the reset pulse, not yet seen on a real panel.
+	WindowedPartial bool
 	// Delay replaces time.Sleep for the reset pulses (tests).
 	Delay func(time.Duration)
 }
@@ -229,9 +234,10 @@ func window(frame []byte, x0, x1, y0, y1 int) []byte {
 	return out
 }
 
-// Partial redraws only the area that changed since the last refresh
-// (about 0.3 s, no flashing). It needs a full refresh first; with nothing
-// changed it sends nothing. It relies on deep sleep mode 1 keeping RAM.
+// Partial redraws what changed since the last refresh (about 0.3 s, no
+// flashing): the controller drives only pixels whose old-picture RAM
+// (0x26) and new-picture RAM (0x24) differ. It needs a full refresh
+// first; with nothing changed it sends nothing.
 func (d *Dev) Partial(ctx context.Context, img image.Image) error {
 	if d.current == nil {
 		return fmt.Errorf("epd2in13: partial refresh before any full refresh")
@@ -241,9 +247,12 @@ func (d *Dev) Partial(ctx context.Context, img image.Image) error {
 	if !ok {
 		return nil
 	}
+	if !d.opts.WindowedPartial {
+		x0, x1, y0, y1 = 0, bytesPerRow-1, 0, panelRows-1
+	}
 	prev := window(d.current, x0, x1, y0, y1)
 	next := window(frame, x0, x1, y0, y1)
-	err := d.run(
+	steps := []func() error{
 		func() error { return d.power(true) },
 		func() error { return d.link.Reset(0, time.Millisecond, time.Millisecond) },
 		d.cmd(cmdBorder, 0x80),
@@ -256,12 +265,14 @@ func (d *Dev) Partial(ctx context.Context, img image.Image) error {
 		d.cmd(cmdUpdateControl2, 0xFF), // as 0xF7 plus display mode 2 (partial)
 		d.cmd(cmdActivate),
 		func() error { return d.wait(ctx, "partial refresh") },
-		// Old-picture RAM := what is shown now, for the next partial.
-		d.window(x0, x1, y0, y1),
-		d.cmd(cmdWriteRed, next...),
-		d.cmd(cmdDeepSleep, 0x01),
-	)
-	if err != nil {
+	}
+	if d.opts.WindowedPartial {
+		// Old-picture RAM := what is shown now, or the next window's
+		// partial would re-drive this one's pixels from stale RAM.
+		steps = append(steps, d.window(x0, x1, y0, y1), d.cmd(cmdWriteRed, next...))
+	}
+	steps = append(steps, d.cmd(cmdDeepSleep, 0x01))
+	if err := d.run(steps...); err != nil {
 		d.current = nil // force a full refresh next time
 		return err
 	}

@@ -25,8 +25,14 @@ type rig struct {
 
 func newRig(t *testing.T, timeout time.Duration) *rig {
 	t.Helper()
+	return newRigOpts(t, Opts{BusyTimeout: timeout})
+}
+
+func newRigOpts(t *testing.T, opts Opts) *rig {
+	t.Helper()
 	r := &rig{bus: spifake.New(), busy: &gpiotest.Pin{N: "BUSY"}, rst: &gpiotest.Pin{N: "RST"}}
-	d, err := New(r.bus.Port(), Pins{DC: r.bus.DC(), RST: r.rst, BUSY: r.busy}, Opts{BusyTimeout: timeout, Delay: func(time.Duration) {}})
+	opts.Delay = func(time.Duration) {}
+	d, err := New(r.bus.Port(), Pins{DC: r.bus.DC(), RST: r.rst, BUSY: r.busy}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +182,7 @@ func TestBusyWaitHonoursContext(t *testing.T) {
 }
 
 func TestPartialRefreshWindow(t *testing.T) {
-	r := newRig(t, time.Second)
+	r := newRigOpts(t, Opts{BusyTimeout: time.Second, WindowedPartial: true})
 	ctx := context.Background()
 	if err := r.dev.Partial(ctx, white()); err == nil {
 		t.Fatal("partial before any full refresh succeeded")
@@ -227,5 +233,51 @@ func TestPartialRefreshWindow(t *testing.T) {
 	}
 	if c := cmds(t, r.bus); len(c) != 0 {
 		t.Errorf("unchanged picture sent %v", c)
+	}
+}
+
+func TestPartialRefreshFullFrames(t *testing.T) {
+	// The default, as Waveshare's driver does it: both RAMs rewritten in
+	// full, old picture then new, then the partial update.
+	r := newRig(t, time.Second)
+	ctx := context.Background()
+	if err := r.dev.Full(ctx, white()); err != nil {
+		t.Fatal(err)
+	}
+	r.bus.Reset()
+	img := white()
+	img.Pix[img.PixOffset(7, 7)] = 0
+	if err := r.dev.Partial(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	win := []spifake.Command{
+		{Cmd: 0x44, Data: []byte{0x00, 0x0F}},
+		{Cmd: 0x45, Data: []byte{0x00, 0x00, 0xF9, 0x00}},
+		{Cmd: 0x4E, Data: []byte{0x00}},
+		{Cmd: 0x4F, Data: []byte{0x00, 0x00}},
+	}
+	want := []spifake.Command{
+		{Cmd: 0x3C, Data: []byte{0x80}},
+		{Cmd: 0x01, Data: []byte{0xF9, 0x00, 0x00}},
+		{Cmd: 0x11, Data: []byte{0x03}},
+	}
+	want = append(want, win...)
+	want = append(want, spifake.Command{Cmd: 0x26, Data: Pack(white(), false)})
+	want = append(want, win...)
+	want = append(want,
+		spifake.Command{Cmd: 0x24, Data: Pack(img, false)},
+		spifake.Command{Cmd: 0x22, Data: []byte{0xFF}},
+		spifake.Command{Cmd: 0x20},
+		spifake.Command{Cmd: 0x10, Data: []byte{0x01}})
+	expect(t, cmds(t, r.bus), want)
+
+	// The next partial diffs against what is now shown.
+	r.bus.Reset()
+	if err := r.dev.Partial(ctx, white()); err != nil {
+		t.Fatal(err)
+	}
+	c := cmds(t, r.bus)
+	if len(c) < 8 || c[7].Cmd != 0x26 || !bytes.Equal(c[7].Data, Pack(img, false)) {
+		t.Errorf("second partial did not send the shown picture as the old one: %v", c)
 	}
 }
