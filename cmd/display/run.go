@@ -184,7 +184,7 @@ func openScreen(ctx context.Context, cfg config, src source) (screen, error) {
 	}
 	addr := uint16(cfg.I2CAddr)
 	switch panel {
-	case "auto", detect.SSD1306, detect.SH1106, detect.Inky:
+	case "auto", detect.SSD1306, detect.SH1106:
 		b, err := i2creg.Open(cfg.I2CBus)
 		if err != nil && panel != "auto" {
 			return nil, fmt.Errorf("I2C bus %q (is dtparam=i2c_arm=on in config.txt?): %w", cfg.I2CBus, err)
