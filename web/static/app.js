@@ -404,7 +404,7 @@ class App {
     cam.setAttribute('aria-pressed', String(camOn));
     cam.classList.toggle('off', !camOn);
     setIcon(cam, camOn ? 'cam' : 'camOff');
-    cam.querySelector('.lbl')?.replaceChildren(camOn ? 'Stop cam' : 'Camera');
+    cam.querySelector('.lbl')?.replaceChildren('Camera');
     screen.setAttribute('aria-pressed', String(!!this.local.screen));
     screen.querySelector('.lbl')?.replaceChildren(this.local.screen ? 'Stop share' : 'Share');
     byId('btn-chat', HTMLButtonElement).setAttribute('aria-pressed', String(this.panel.open && this.panel.tab === 'chat'));

@@ -140,6 +140,10 @@ export class TileGrid {
         this.screenProbes.delete(id);
       }
     }
+    // A phone call of two: the other person fills the screen and we are a
+    // small picture in the corner, like every phone call app.
+    const pip = people.length === 2 && order.length === 2 && this.stage.clientWidth < 700;
+    this.grid.classList.toggle('pip', pip);
     // Re-append only when the order changed, so playing videos are not disturbed.
     const current = [...this.grid.children];
     if (current.length !== order.length || current.some((c, i) => c !== order[i])) this.grid.replaceChildren(...order);
@@ -197,7 +201,7 @@ export class TileGrid {
 
   /** Picks the column count that makes 4:3 tiles as large as possible. */
   layout() {
-    const n = this.grid.children.length;
+    const n = this.grid.children.length - (this.grid.classList.contains('pip') ? 1 : 0);
     if (n === 0) return;
     const w = this.stage.clientWidth;
     const h = this.stage.clientHeight;
