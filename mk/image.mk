@@ -75,3 +75,12 @@ qemu-test: $(GOK) $(FIRMWARE_TARGET)
 	GOK=$(GOK) IMAGETEST_FIGURES=$(CURDIR)/bin/qemu-test-figures.txt \
 	  $(GO) test -json -tags qemutest $(QEMU_TEST_FLAGS) ./gokrazy/imagetest/ | $(GO) run ./tools/testreport
 	@echo "== qemu-test figures (copy into docs/image.md)"; cat bin/qemu-test-figures.txt
+
+# Refresh the builddirs' go.sum after go.mod changed (gok builds with
+# -mod=mod, so a stale go.sum only breaks offline builds). Commit the result.
+.PHONY: gokrazy-sums
+gokrazy-sums: $(GOK) gokrazy-password $(FIRMWARE_TARGET)
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && for i in pi vmtest; do \
+	  $(GOK_ENV) $(GOK) --parent_dir $(GOKRAZY_DIR) -i $$i overwrite --full $$tmp/$$i.img --target_storage_bytes=1795170304 >/dev/null 2>&1 \
+	    || { echo "gokrazy-sums: building $$i failed"; exit 1; }; done
+	@git status --short gokrazy/*/builddir
