@@ -4,6 +4,7 @@
 APT_PACKAGES += chromium
 DEPS_TARGETS += web-deps
 TEST_TARGETS += web-typecheck
+BENCH_TARGETS += web-size
 
 .PHONY: web-deps web-typecheck web-size web-screenshot
 

@@ -254,6 +254,7 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
@@ -803,6 +804,20 @@ func TestBrowserMessages(t *testing.T) {
 		for _, e := range got.Errors {
 			t.Error("parseBlob " + e)
 		}
+	})
+
+	t.Run("hub unreachable", func(t *testing.T) {
+		tb := b.open(t, "Ivy", hub.url+"#alone")
+		tb.join()
+		hub.stop()
+		tb.waitFor("the hub-unreachable status", 30*time.Second, func(s appState) bool { return s.Hub == "unreachable" })
+		text := value(tb, chromedp.Text(chromedp.ID("banner"), chromedp.NodeVisible))
+		if !strings.Contains(text, "Wi-Fi") || !strings.Contains(text, "mobile data") {
+			t.Errorf("hub-unreachable banner %q does not say what to check", text)
+		}
+		hub.start()
+		tb.waitFor("the way back to the hub", 20*time.Second, func(s appState) bool { return s.Hub == "open" && s.InCall })
+		tb.run(chromedp.WaitNotVisible(chromedp.ID("banner")))
 	})
 
 	t.Run("browser without WebRTC", func(t *testing.T) {
