@@ -75,8 +75,12 @@ const (
 type AP struct {
 	cfg     APConfig
 	log     *slog.Logger
-	req     *nl80211.Conn // requests; owns the AP (SOCKET_OWNER)
-	events  *nl80211.Conn // registered frames and mlme events
+	req     *nl80211.Conn // requests after start
+	// events receives registered frames and mlme events. It also sent
+	// START_AP, so it owns the AP (SOCKET_OWNER): frames the kernel sends
+	// to the owner (e.g. EAPOL over the control port, for WPA2) arrive
+	// here and not between the request socket's replies.
+	events *nl80211.Conn
 	ifindex int
 	freq    int
 	bss     ieee80211.BSS
@@ -184,14 +188,14 @@ func (ap *AP) start() error {
 		Privacy:        ap.cfg.Auth.Privacy(),
 		SocketOwner:    true,
 	}
-	err := ap.req.StartAP(p)
+	err := ap.events.StartAP(p)
 	if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EALREADY) {
 		// An AP left over from a process that did not own its socket.
 		ap.log.Info("interface already beaconing; stopping the old AP first", "iface", ap.cfg.Interface.Name)
 		if serr := ap.req.StopAP(ap.ifindex); serr != nil {
 			return fmt.Errorf("%w (and then: %w)", err, serr)
 		}
-		err = ap.req.StartAP(p)
+		err = ap.events.StartAP(p)
 	}
 	if err != nil {
 		return err
@@ -268,7 +272,7 @@ func (ap *AP) run(ctx context.Context) {
 	defer cancel()
 	go func() {
 		<-ctx.Done()
-		ap.events.Close() // unblocks Receive
+		ap.events.Close() // unblocks Receive and, as the owner, stops the AP
 	}()
 	go ap.housekeep(ctx)
 	overruns := 0

@@ -21,7 +21,7 @@ import (
 )
 
 // vmTimeout bounds one VM run; a healthy run takes about a minute under TCG.
-const vmTimeout = 6 * time.Minute
+const vmTimeout = 10 * time.Minute
 
 // hwsimModules are loaded in this order by the guest's init.
 var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio_ring", "virtio", "mac80211_hwsim"}

@@ -78,7 +78,7 @@ start_hotspot() {
 	/hotspot --state /state --country DE --channel 6 --modules mac80211_hwsim \
 		--captive-url http://10.42.0.1/captive-portal/api.json --inactivity 2m --debug "$@" >>$HS_LOG 2>&1 &
 	HS_PID=$!
-	retry 30 status_has '"state": "running"' || fail "$step" "hotspot did not reach running"
+	retry 60 status_has '"state": "running"' || fail "$step" "hotspot did not reach running"
 	ok "$step" "pid=$HS_PID"
 }
 
@@ -90,7 +90,7 @@ echo kibitz-vm-page > /www/index.html
 httpd -p 10.42.0.1:80 -h /www || fail httpd "busybox httpd"
 
 scan_sees() { ns a iw dev wlan1 scan flush > /tmp/scan.txt 2>&1 && grep -q "SSID: $SSID" /tmp/scan.txt; }
-retry 8 scan_sees || fail scan "SSID $SSID not in scan: $(tr '\n\t' '  ' < /tmp/scan.txt | head -c 600)"
+retry 15 scan_sees || fail scan "SSID $SSID not in scan: $(tr '\n\t' '  ' < /tmp/scan.txt | head -c 600)"
 ok scan "country=$(grep -o 'Country: [A-Z]*' /tmp/scan.txt | head -n 1)"
 
 cat > /tmp/wpa.conf <<EOT
@@ -117,7 +117,7 @@ completed() { wpacli $1 status 2>/dev/null | grep -q wpa_state=COMPLETED; }
 join() {
 	ns $2 wpa_supplicant -B -i "$(ifname $2)" -c /tmp/wpa.conf -P /run/wpa-$2.pid -f /tmp/wpa-$2.log ||
 		fail "$1" "wpa_supplicant did not start"
-	retry 30 completed $2 || fail "$1" "not associated: $(wpacli $2 status | tr '\n' ' ')"
+	retry 60 completed $2 || fail "$1" "not associated: $(wpacli $2 status | tr '\n' ' ')"
 	ok "$1"
 }
 leave() { kill "$(cat /run/wpa-$1.pid)"; sleep 1; }
@@ -202,7 +202,7 @@ start_hotspot hotspot-restart --ap-isolate=false
 ls /state/wifi.json.corrupt-* >/dev/null 2>&1 || fail identity-regenerated "no wifi.json.corrupt-* in /state: $(ls /state)"
 grep -q "\"ssid\": \"$SSID\"" /state/wifi.json || fail identity-regenerated "wifi.json: $(cat /state/wifi.json)"
 ok identity-regenerated
-retry 8 scan_sees || fail rescan "SSID $SSID not in scan after restart"
+retry 15 scan_sees || fail rescan "SSID $SSID not in scan after restart"
 join rejoin a
 dhcp redhcp a
 http_ok rehttp
