@@ -73,14 +73,14 @@ const (
 
 // AP is a running access point on one interface.
 type AP struct {
-	cfg     APConfig
-	log     *slog.Logger
-	req     *nl80211.Conn // requests after start
+	cfg APConfig
+	log *slog.Logger
+	req *nl80211.Conn // requests after start
 	// events receives registered frames and mlme events. It also sent
 	// START_AP, so it owns the AP (SOCKET_OWNER): frames the kernel sends
 	// to the owner (e.g. EAPOL over the control port, for WPA2) arrive
 	// here and not between the request socket's replies.
-	events *nl80211.Conn
+	events  *nl80211.Conn
 	ifindex int
 	freq    int
 	bss     ieee80211.BSS
