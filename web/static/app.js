@@ -130,6 +130,12 @@ class App {
     this.bindControls();
     window.addEventListener('hashchange', () => this.switchRoom(roomFromHash(location.hash) || this.config.room));
     window.addEventListener('pagehide', () => this.shutdown());
+    // Back from the back/forward cache everything was shut down: start fresh.
+    window.addEventListener('pageshow', (e) => {
+      if (e.persisted) location.reload();
+    });
+    // Browsers that blocked autoplay (no mic, iOS) play remote audio after a tap.
+    document.addEventListener('click', () => this.tiles.resumeAudio());
     setInterval(() => {
       if (this.inCall) this.mesh.setRoster([...this.room.members.keys()]);
     }, 2500);

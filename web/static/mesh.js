@@ -19,12 +19,13 @@ import { LANE_AUDIO, LANE_CAMERA, LANE_SCREEN } from './media.js';
  *   screen: MediaStream,
  *   pending: RTCIceCandidateInit[],
  *   created: number,
+ *   badSince: number,
  * }} Link
  */
 
 const CHAT_MAX = 500;
-/** A dialed link that never connects is given up after this long and re-dialed. */
-const DIAL_GIVE_UP_MS = 20000;
+/** A dialed link not connected for this long is given up and re-dialed. */
+const DIAL_GIVE_UP_MS = 12000;
 const ROSTER_GRACE_MS = 5000;
 
 /**
@@ -111,7 +112,7 @@ export class Mesh {
     for (const id of want) {
       if (id === self) continue;
       const link = this.links.get(id);
-      if (link && link.dialer && link.pc.connectionState !== 'connected' && now - link.created > DIAL_GIVE_UP_MS) {
+      if (link && link.dialer && link.badSince && now - link.badSince > DIAL_GIVE_UP_MS) {
         this.close(id);
       } else if (link) {
         continue;
@@ -134,7 +135,7 @@ export class Mesh {
     const link = {
       id, pc, dialer, senders: [], content: null,
       audio: new MediaStream(), camera: new MediaStream(), screen: new MediaStream(),
-      pending: [], created: performance.now(),
+      pending: [], created: performance.now(), badSince: performance.now(),
     };
     this.links.set(id, link);
     const stream = new MediaStream();
@@ -157,6 +158,8 @@ export class Mesh {
     pc.onconnectionstatechange = () => {
       if (this.links.get(id) !== link) return;
       const s = pc.connectionState;
+      if (s === 'connected') link.badSince = 0;
+      else if (!link.badSince) link.badSince = performance.now();
       if (s === 'failed' || s === 'closed') {
         this.close(id);
         this.opts.onLinkDead?.(id);

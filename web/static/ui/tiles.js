@@ -199,6 +199,11 @@ export class TileGrid {
     }
   }
 
+  /** Retries playing remote audio that autoplay rules held back. */
+  resumeAudio() {
+    for (const a of this.audios.values()) if (a.paused && a.srcObject) a.play().catch(() => {});
+  }
+
   /** Picks the column count that makes 4:3 tiles as large as possible. */
   layout() {
     const n = this.grid.children.length - (this.grid.classList.contains('pip') ? 1 : 0);
