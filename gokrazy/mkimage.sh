@@ -65,12 +65,14 @@ if [ $((bytes % 512)) -ne 0 ] || [ "$bytes" -lt 1258299392 ]; then
   exit 1
 fi
 perm_kib=$(((bytes / 512 - 2261026) / 2))
+target=$(realpath -m "$target") # gok prints absolute paths
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 rm -f "$target"
 if ! "$gok" --parent_dir "$parent" -i "$instance" overwrite --full "$target" --target_storage_bytes="$bytes" >"$log" 2>&1; then
   cat "$log" >&2
+  rm -f "$target"
   echo "mkimage: gok overwrite of instance $instance failed" >&2
   exit 1
 fi
@@ -80,8 +82,9 @@ hint=$(grep -o 'mkfs.ext4 -F -E offset=[0-9]* .*' "$log" || true)
 want="mkfs.ext4 -F -E offset=$perm_offset $target $perm_kib"
 if [ "$hint" != "$want" ]; then
   cat "$log" >&2
+  rm -f "$target" # without /perm it must not be flashed by mistake
   echo "mkimage: gok's /perm hint changed: got '$hint', want '$want'" >&2
   exit 1
 fi
-"$mkfs" -q -F -L perm -E offset="$perm_offset" "$target" "$perm_kib"
+"$mkfs" -q -F -L perm -E offset="$perm_offset" "$target" "$perm_kib" || { rm -f "$target"; exit 1; }
 echo "mkimage: $target: $instance image, $bytes bytes, /perm ext4 $perm_kib KiB at byte $perm_offset"

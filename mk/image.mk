@@ -7,7 +7,9 @@
 
 # qemu-system-arm brings qemu-system-aarch64; the arm64 EFI firmware comes
 # with the pinned gok module (third_party/edk2-*).
-APT_PACKAGES += qemu-system-x86 qemu-system-arm e2fsprogs util-linux
+# mtools and squashfs-tools let the test read the image's boot and root file
+# systems without mounting them.
+APT_PACKAGES += qemu-system-x86 qemu-system-arm e2fsprogs util-linux mtools squashfs-tools
 TEST_TARGETS += qemu-test
 
 GOK := $(CURDIR)/bin/gok
@@ -17,7 +19,7 @@ GOKRAZY_DIR := $(CURDIR)/gokrazy
 # point it into the git-ignored gokrazy/secrets/, so the password belongs to
 # this checkout (not a default, never committed), and pass go's own GOENV
 # along so the go builds gok runs still see the user's go settings.
-GOKRAZY_SECRETS := $(GOKRAZY_DIR)/secrets
+GOKRAZY_SECRETS ?= $(GOKRAZY_DIR)/secrets
 GOKRAZY_PASSWORD := $(GOKRAZY_SECRETS)/gokrazy/http-password.txt
 GOK_ENV = XDG_CONFIG_HOME=$(GOKRAZY_SECRETS) GOENV="$$($(GO) env GOENV)" GOK=$(GOK)
 # Byte size of the image file; perm gets what is left after 1.1 GiB of boot

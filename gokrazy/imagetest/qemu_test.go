@@ -61,6 +61,12 @@ func (f *figures) add(t *testing.T, format string, args ...any) {
 // the environment gok runs with: a private XDG_CONFIG_HOME holding a fresh
 // password, so the test never touches the operator's gokrazy/secrets.
 func gokTool(t *testing.T) (gok string, env []string, password string) {
+	gok, env, password, _ = gokToolXDG(t)
+	return gok, env, password
+}
+
+// gokToolXDG is gokTool that also returns the XDG_CONFIG_HOME it made.
+func gokToolXDG(t *testing.T) (gok string, env []string, password, xdg string) {
 	t.Helper()
 	root := repoRoot(t)
 	gok = os.Getenv("GOK")
@@ -72,7 +78,7 @@ func gokTool(t *testing.T) (gok string, env []string, password string) {
 			t.Fatalf("building gok: %v\n%s", err, out)
 		}
 	}
-	xdg := t.TempDir()
+	xdg = t.TempDir()
 	if err := os.MkdirAll(filepath.Join(xdg, "gokrazy"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +91,7 @@ func gokTool(t *testing.T) (gok string, env []string, password string) {
 		t.Fatalf("go env GOENV: %v", err)
 	}
 	env = append(os.Environ(), "XDG_CONFIG_HOME="+xdg, "GOENV="+strings.TrimSpace(string(goenv)), "GOK="+gok)
-	return gok, env, password
+	return gok, env, password, xdg
 }
 
 // buildImage runs gokrazy/mkimage.sh, the same script make image uses.
@@ -476,9 +482,9 @@ func TestVMTestInstance(t *testing.T) {
 // back byte for byte, i.e. that no key in it was silently ignored.
 func TestPiImageBootsInQEMUVirt(t *testing.T) {
 	testenv.Short(t, "booting the Pi image in qemu")
-	testenv.RequireProgram(t, "qemu-system-aarch64", "mkfs.ext4", "cp")
+	testenv.RequireProgram(t, "qemu-system-aarch64", "mkfs.ext4", "cp", "mtype", "unsquashfs")
 	root := repoRoot(t)
-	gok, env, password := gokTool(t)
+	gok, env, password, xdg := gokToolXDG(t)
 	tmp := t.TempDir()
 	var figs figures
 
@@ -522,6 +528,10 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 
 	pristine := filepath.Join(tmp, "pi-pristine.img")
 	figs.add(t, "Pi arm64 image build (gok overwrite + mkfs /perm): %.1f s", buildImage(t, env, filepath.Join(root, "gokrazy"), "pi", pristine, piBytes).Seconds())
+	t.Run("image contents follow config.json", func(t *testing.T) {
+		checkPiImageContents(t, root, pristine)
+	})
+
 	efi, err := edk2Firmware(root)
 	if err != nil {
 		t.Fatal(err)
@@ -533,7 +543,7 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 	if err := vm.PortFree("tcp", gokrazyPort); err != nil {
 		t.Fatal(err)
 	}
-	cfg := vm.Config{Arch: vm.ARM64, EFI: efi, Image: filepath.Join(tmp, "pi.img"), Forwards: []vm.Forward{
+	cfg := vm.Config{Arch: vm.ARM64, EFI: efi, Image: filepath.Join(tmp, "pi.img"), AllowReboot: true, Forwards: []vm.Forward{
 		{Proto: "tcp", HostPort: https, GuestPort: 443},
 		{Proto: "tcp", HostPort: gokrazyPort, GuestPort: gokrazyPort},
 	}}
@@ -555,6 +565,39 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 	if o.PermTotal <= 0 {
 		t.Errorf("/perm not mounted in the Pi image (PermTotal %d)", o.PermTotal)
 	}
+
+	// make update BOX=..., exactly as the operator runs it, against the
+	// Pi image in qemu (the forward makes the box 127.0.0.1:8880).
+	uctx, ucancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer ucancel()
+	start := time.Now()
+	upd := exec.CommandContext(uctx, "make", "--no-print-directory", "update", "BOX=127.0.0.1", "GOKRAZY_SECRETS="+xdg)
+	upd.Dir = root
+	upd.Env = env
+	if out, err := upd.CombinedOutput(); err != nil {
+		t.Fatalf("make update BOX=127.0.0.1: %v\n%s", err, tail(string(out), 6000))
+	}
+	var after joinInfo
+	for {
+		if after, err = fetchJoin(uctx, https); err == nil {
+			break
+		}
+		if uctx.Err() != nil {
+			t.Fatalf("the Pi image's hub did not answer after make update: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	figs.add(t, "Pi arm64 image: make update BOX=127.0.0.1 → hub answering again: %.1f s", time.Since(start).Seconds())
+	if after.Blob != join.Blob {
+		t.Errorf("make update changed the Pi hub's blob (identity lost from /perm):\nbefore %s\nafter  %s", join.Blob, after.Blob)
+	}
+	now, _, err := fetchOverview(uctx, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.BuildTimestamp == o.BuildTimestamp {
+		t.Errorf("the Pi image still runs build %s after make update", now.BuildTimestamp)
+	}
 }
 
 // edk2Firmware is the aarch64 UEFI firmware shipped inside the pinned gok
@@ -571,4 +614,71 @@ func edk2Firmware(root string) (string, error) {
 		return "", fmt.Errorf("no QEMU_EFI.fd in the gok module at %s", out)
 	}
 	return matches[len(matches)-1], nil
+}
+
+// Partition offsets of gok's layout (see gokrazy/mkimage.sh).
+const (
+	bootOffset = 8192 * 512
+	rootOffset = bootOffset + 100<<20
+)
+
+// checkPiImageContents reads the built image's boot FAT (mtools) and root
+// squashfs (unsquashfs) and checks that config.json's settings landed.
+func checkPiImageContents(t *testing.T, root, img string) {
+	t.Helper()
+	_, cfg := loadConfig(t, filepath.Join(root, "config.json"))
+	readBoot := func(name string) string {
+		out, err := exec.Command("mtype", "-i", fmt.Sprintf("%s@@%d", img, bootOffset), "::"+name).Output()
+		if err != nil {
+			t.Fatalf("reading %s from the boot partition: %v", name, err)
+		}
+		return string(out)
+	}
+	configTxt := strings.Split(readBoot("config.txt"), "\n")
+	for _, line := range cfg.BootloaderExtraLines {
+		if !slices.Contains(configTxt, line) {
+			t.Errorf("config.txt lacks %q:\n%s", line, strings.Join(configTxt, "\n"))
+		}
+	}
+	cmdline := strings.Fields(readBoot("cmdline.txt"))
+	for _, arg := range cfg.KernelExtraArgs {
+		if !slices.Contains(cmdline, arg) {
+			t.Errorf("cmdline.txt lacks %q: %q", arg, cmdline)
+		}
+	}
+	out, err := exec.Command("unsquashfs", "-o", fmt.Sprint(rootOffset), "-l", img).Output()
+	if err != nil {
+		t.Fatalf("listing the root file system: %v", err)
+	}
+	files := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		files[strings.TrimPrefix(strings.TrimSpace(l), "squashfs-root")] = true
+	}
+	want := []string{"/user/hub", "/user/hotspot", "/user/display", "/etc/http-port.txt"}
+	// Every file of the firmware directory, mapped to /lib/firmware.
+	fwDir := filepath.Join(root, "gokrazy", "pi", cfg.PackageConfig[hotspotPkg].ExtraFilePaths["/lib/firmware"])
+	err = filepath.WalkDir(fwDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(fwDir, p)
+		want = append(want, "/lib/firmware/"+rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walking the firmware directory: %v", err)
+	}
+	if !slices.Contains(want, "/lib/firmware/brcm/brcmfmac43455-sdio.bin") {
+		t.Errorf("the firmware directory %s lacks the Pi 3B+/4 Wi-Fi firmware", fwDir)
+	}
+	for _, f := range want {
+		if !files[f] {
+			t.Errorf("the root file system lacks %s", f)
+		}
+	}
+	for f := range files {
+		if strings.Contains(f, "fbstatus") || strings.HasSuffix(f, "/heartbeat") {
+			t.Errorf("the root file system has %s", f)
+		}
+	}
 }
