@@ -235,10 +235,11 @@ class App {
     }
   }
 
+  /** Page teardown: say bye, hang up the media links, let the page close the rest. */
   shutdown() {
     this.room.close();
     this.mesh.dispose();
-    this.hub.stop();
+    this.hub.abandon();
   }
 
   bindControls() {

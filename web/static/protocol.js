@@ -279,6 +279,17 @@ export class Hub {
     this.setStatus('closed');
   }
 
+  /**
+   * Stops reconnecting but leaves the session open, for page teardown: a
+   * frame just sent (our `bye`) would be lost if the connection were closed
+   * right after it; the browser closes it with the page.
+   */
+  abandon() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.echoTimer);
+  }
+
   /** @param {HubStatus} s */
   setStatus(s) {
     if (this.status === s) return;
