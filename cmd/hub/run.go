@@ -229,16 +229,25 @@ func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 		}
 		return out, nil
 	}
-	addrs, err := net.InterfaceAddrs()
+	ifaces, err := net.Interfaces()
 	if err != nil {
-		log.Warn("list interface addresses", "err", err)
+		log.Warn("list interfaces", "err", err)
 	}
-	for _, ia := range addrs {
-		p, err := netip.ParsePrefix(ia.String())
-		if err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() {
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || virtualInterface(ifc.Name) {
 			continue
 		}
-		out = append(out, p.Addr())
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, ia := range addrs {
+			p, err := netip.ParsePrefix(ia.String())
+			if err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() {
+				continue
+			}
+			out = append(out, p.Addr())
+		}
 	}
 	rank := func(a netip.Addr) int {
 		b := a.As4()
@@ -256,6 +265,17 @@ func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 		out = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	}
 	return out, nil
+}
+
+// virtualInterface reports interfaces of containers, VMs and VPNs, whose
+// addresses guests cannot reach and which would only lengthen the QR code.
+func virtualInterface(name string) bool {
+	for _, p := range []string{"docker", "br-", "veth", "virbr", "vboxnet", "vmnet", "tun", "tap", "wg", "zt", "tailscale", "lxc", "cni", "flannel"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // turnClientNets parses --turn-clients or builds the default: loopback plus
