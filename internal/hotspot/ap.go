@@ -17,20 +17,28 @@ import (
 )
 
 // Authenticator decides who may pass data after association. The open
-// network authorizes at once; a WPA2 authenticator (issue 8) would add its
-// RSN element, keep stations unauthorized, run the 4-way handshake and then
-// call nl80211's SET_STATION itself.
+// network authorizes at once. A WPA2 authenticator (issue 8) returns RSN
+// settings and its RSN element, refuses requests without a matching RSN
+// element in Check, keeps stations unauthorized in Associated, runs the
+// 4-way handshake over EAPOL (frames arrive in EAPOL; it answers with
+// nl80211 CONTROL_PORT_FRAME, installs keys with NEW_KEY) and finally
+// authorizes the station with nl80211's SET_STATION.
 type Authenticator interface {
 	// Security is "open" or "wpa2".
 	Security() string
-	// Privacy reports whether beacons set the Privacy capability bit.
-	Privacy() bool
-	// Elements returns extra elements (e.g. RSN) for beacons, probe and
-	// association responses.
+	// RSN returns the START_AP security settings, or nil for open.
+	RSN() *nl80211.RSN
+	// Elements returns extra elements (e.g. RSN) for beacons and probe
+	// responses.
 	Elements() []byte
+	// Check vets a (re)association request before the station is added;
+	// a non-zero 802.11 status code refuses it.
+	Check(mac net.HardwareAddr, req ieee80211.AssocRequest) uint16
 	// Associated is called after the station was added to the kernel.
 	// It returns whether the station is authorized right away.
 	Associated(mac net.HardwareAddr, req ieee80211.AssocRequest) bool
+	// EAPOL receives the EAPOL frames a station sent (control port).
+	EAPOL(mac net.HardwareAddr, frame []byte)
 	// Left is called when a station is gone.
 	Left(mac net.HardwareAddr)
 }
@@ -38,13 +46,17 @@ type Authenticator interface {
 // OpenAuthenticator is the open network: everyone who associates may talk.
 type OpenAuthenticator struct{}
 
-func (OpenAuthenticator) Security() string { return SecurityOpen }
-func (OpenAuthenticator) Privacy() bool    { return false }
-func (OpenAuthenticator) Elements() []byte { return nil }
+func (OpenAuthenticator) Security() string               { return SecurityOpen }
+func (OpenAuthenticator) RSN() *nl80211.RSN              { return nil }
+func (OpenAuthenticator) Elements() []byte               { return nil }
+func (OpenAuthenticator) EAPOL(net.HardwareAddr, []byte) {}
+func (OpenAuthenticator) Left(net.HardwareAddr)          {}
+func (OpenAuthenticator) Check(net.HardwareAddr, ieee80211.AssocRequest) uint16 {
+	return ieee80211.StatusSuccess
+}
 func (OpenAuthenticator) Associated(net.HardwareAddr, ieee80211.AssocRequest) bool {
 	return true
 }
-func (OpenAuthenticator) Left(net.HardwareAddr) {}
 
 // APConfig is what StartAP needs.
 type APConfig struct {
@@ -138,7 +150,7 @@ func StartAP(ctx context.Context, cfg APConfig) (*AP, error) {
 		done:     make(chan struct{}),
 	}
 	capab := ieee80211.CapESS
-	if cfg.Auth.Privacy() {
+	if cfg.Auth.RSN() != nil {
 		capab |= ieee80211.CapPrivacy
 	}
 	ap.bss = ieee80211.BSS{
@@ -185,7 +197,7 @@ func (ap *AP) start() error {
 		SSID:           ap.cfg.SSID,
 		Hidden:         ap.cfg.Hidden,
 		FreqMHz:        ap.freq,
-		Privacy:        ap.cfg.Auth.Privacy(),
+		RSN:            ap.cfg.Auth.RSN(),
 		SocketOwner:    true,
 	}
 	err := ap.events.StartAP(p)
@@ -314,6 +326,11 @@ func (ap *AP) handleEvent(ev nl80211.Event) {
 	switch ev.Cmd {
 	case nl80211.CmdFrame:
 		ap.handleFrame(ev)
+	case nl80211.CmdControlPortFrame:
+		if ev.MAC != nil {
+			ap.count("eapol")
+			ap.cfg.Auth.EAPOL(ev.MAC, ev.Frame)
+		}
 	case nl80211.CmdNewStation:
 		ap.count("fullmac_join")
 		ap.log.Info("station associated", "mac", ev.MAC.String())
@@ -466,6 +483,11 @@ func (ap *AP) handleAssoc(f ieee80211.Frame, reassoc bool) {
 	if err != nil || req.SSID != ap.cfg.SSID {
 		ap.count("malformed")
 		ap.send(ap.bss.AssocResponse(mac, reassoc, ieee80211.StatusUnspecified, 0))
+		return
+	}
+	if status := ap.cfg.Auth.Check(mac, req); status != ieee80211.StatusSuccess {
+		ap.count("assoc_refused")
+		ap.send(ap.bss.AssocResponse(mac, reassoc, status, 0))
 		return
 	}
 	if st.associated {

@@ -294,6 +294,8 @@ type StartAP struct {
 	Privacy        bool
 	// SocketOwner ties the AP to the sending socket: closing it stops the AP.
 	SocketOwner bool
+	// RSN, if set, makes the AP WPA2 (with Privacy).
+	RSN *RSN
 	// InactivityTimeout, in seconds, lets drivers with an inactivity timer
 	// drop idle stations themselves; 0 leaves it out.
 	InactivityTimeout int
@@ -319,10 +321,13 @@ func (p StartAP) Encode() []byte {
 			ae.Uint32(AttrHiddenSSID, HiddenSSIDNotInUse)
 		}
 		ae.Uint32(AttrAuthType, AuthTypeOpenSystem)
-		ae.Flag(AttrPrivacy, p.Privacy)
+		ae.Flag(AttrPrivacy, p.Privacy || p.RSN != nil)
 		ae.Uint32(AttrWiphyFreq, uint32(p.FreqMHz))
 		ae.Uint32(AttrChannelWidth, ChanWidth20NoHT)
 		ae.Uint32(AttrCenterFreq1, uint32(p.FreqMHz))
+		if p.RSN != nil {
+			p.RSN.encode(ae)
+		}
 		if p.InactivityTimeout > 0 {
 			ae.Uint16(AttrInactivityTimeout, uint16(p.InactivityTimeout))
 		}
