@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -642,3 +644,37 @@ func (r rawAttr) AddTo(m *stun.Message) error {
 type xorPeer struct{ *stun.XORMappedAddress }
 
 func (x xorPeer) AddTo(m *stun.Message) error { return x.AddToAs(m, stun.AttrXORPeerAddress) }
+
+// TestSocketBuffersSizedForVideo checks the listeners got 4 MiB buffers: as
+// root through SO_RCVBUFFORCE/SO_SNDBUFFORCE, otherwise as much as
+// net.core.rmem_max/wmem_max allow.
+func TestSocketBuffersSizedForVideo(t *testing.T) {
+	s, err := New(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st := s.Stats()
+	wantRcv, wantSnd := DefaultSocketBuffer, DefaultSocketBuffer
+	if os.Geteuid() != 0 {
+		wantRcv = min(wantRcv, sysctlInt(t, "/proc/sys/net/core/rmem_max"))
+		wantSnd = min(wantSnd, sysctlInt(t, "/proc/sys/net/core/wmem_max"))
+	}
+	if st.RecvBuffer < wantRcv || st.SendBuffer < wantSnd {
+		t.Fatalf("buffers rcv %d snd %d, want at least %d and %d (uid %d)",
+			st.RecvBuffer, st.SendBuffer, wantRcv, wantSnd, os.Geteuid())
+	}
+}
+
+func sysctlInt(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return n
+}
