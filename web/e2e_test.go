@@ -506,12 +506,12 @@ func TestBrowserCall(t *testing.T) {
 	testenv.Short(t, "the chromium end-to-end tests")
 	hub := startHub(t, 8)
 	b := newBrowser(t, fakeMedia...)
-	room := hub.url + "#E2E Call"
+	room := hub.url + "#Team Sync"
 
 	ada := b.open(t, "Ada", room)
 	bo := b.open(t, "Bo", room)
-	if s := ada.state(); s.Room != "e2e-call" {
-		t.Fatalf("room from the hash %q: got %q, want e2e-call", "#E2E Call", s.Room)
+	if s := ada.state(); s.Room != "team-sync" {
+		t.Fatalf("room from the hash %q: got %q, want team-sync", "#Team Sync", s.Room)
 	}
 	ada.join()
 	bo.join()
