@@ -130,24 +130,25 @@ func (g *guardConn) flush(keepReading bool) {
 }
 
 func (g *guardConn) flushLocked() {
-	sent := 0
-	for tries := 0; sent < g.wlen && tries < batchLen; tries++ {
-		n, err := g.batch.WriteBatch(g.wmsgs[sent:g.wlen], 0)
-		if err != nil {
-			break
+	var failedPkts, failedBytes uint64
+	// sendmmsg stops at the first datagram it cannot send (e.g. a
+	// destination the kernel refuses): count that one as lost and go on with
+	// the rest. Each round makes progress, so this ends within wlen rounds.
+	for i := 0; i < g.wlen; {
+		n, err := g.batch.WriteBatch(g.wmsgs[i:g.wlen], 0)
+		if err != nil || n == 0 {
+			failedPkts++
+			failedBytes += uint64(len(g.wmsgs[i].Buffers[0]) - channelHeader)
+			i++
+			continue
 		}
-		sent += n
+		i += n
 	}
-	if failed := g.wlen - sent; failed > 0 {
-		// e.g. ENOBUFS: lost like any UDP datagram.
+	if failedPkts > 0 {
 		cnt := g.srv.count
-		var bytes uint64
-		for _, m := range g.wmsgs[sent:g.wlen] {
-			bytes += uint64(len(m.Buffers[0]) - channelHeader)
-		}
-		cnt.relayedBytes.Add(-bytes)
-		cnt.relayedPackets.Add(-uint64(failed))
-		cnt.droppedSendFailed.Add(uint64(failed))
+		cnt.relayedBytes.Add(-failedBytes)
+		cnt.relayedPackets.Add(-failedPkts)
+		cnt.droppedSendFailed.Add(failedPkts)
 	}
 	g.wlen = 0
 }
