@@ -122,7 +122,7 @@ var FrameTypesMLME = []uint16{
 
 // StartAP starts beaconing on the (already AP-type, up) interface and, on
 // softmac radios, the userspace MLME. It returns when the AP is up; the
-// AP runs until ctx ends or Close is called.
+// AP runs until ctx ends (Done is closed then).
 func StartAP(ctx context.Context, cfg APConfig) (*AP, error) {
 	if cfg.Auth == nil {
 		cfg.Auth = OpenAuthenticator{}
@@ -160,7 +160,7 @@ func StartAP(ctx context.Context, cfg APConfig) (*AP, error) {
 		Channel:        cfg.Channel,
 		BeaconInterval: 100,
 		Capability:     capab,
-		Rates:          ieee80211.Rates2GHz,
+		Rates:          ieee80211.RatesFor(cfg.Channel),
 		Country:        countryElement(cfg.Country, cfg.Wiphy, cfg.Channel),
 		ExtraTail:      cfg.Auth.Elements(),
 	}

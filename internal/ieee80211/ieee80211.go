@@ -67,6 +67,17 @@ var Broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 // are basic (bit 7), so old and new stations can all join.
 var Rates2GHz = []byte{0x82, 0x84, 0x8b, 0x96, 0x0c, 0x12, 0x18, 0x24, 0x30, 0x48, 0x60, 0x6c}
 
+// Rates5GHz are the 802.11a rates; 6, 12 and 24 Mbit/s are basic.
+var Rates5GHz = []byte{0x8c, 0x12, 0x98, 0x24, 0xb0, 0x48, 0x60, 0x6c}
+
+// RatesFor returns the rates for a channel (1–14: 2.4 GHz, else 5 GHz).
+func RatesFor(channel int) []byte {
+	if channel <= 14 {
+		return Rates2GHz
+	}
+	return Rates5GHz
+}
+
 // Element appends one information element to b.
 func Element(b []byte, id byte, data []byte) []byte {
 	if len(data) > maxElementBytes {
@@ -151,7 +162,10 @@ func (s *BSS) BeaconHead() []byte {
 func (s *BSS) BeaconTail() []byte {
 	var b []byte
 	b = append(b, s.Country...)
-	b = Element(b, ElemERP, []byte{0})
+	if s.Channel <= 14 {
+		// ERP exists only on 2.4 GHz; no non-ERP stations seen yet.
+		b = Element(b, ElemERP, []byte{0})
+	}
 	if len(s.Rates) > 8 {
 		b = Element(b, ElemExtRates, s.Rates[8:])
 	}

@@ -56,6 +56,21 @@ func TestBeaconGolden(t *testing.T) {
 	}
 }
 
+func TestBeacon5GHz(t *testing.T) {
+	s := &BSS{BSSID: apMAC, SSID: "K", Channel: 36, BeaconInterval: 100, Capability: CapESS, Rates: RatesFor(36)}
+	head := unhex(t, `8000 0000 ffffffffffff 020000000000 020000000000 0000
+		0000000000000000 6400 0100
+		00 01 4b
+		01 08 8c129824b048606c
+		03 01 24`)
+	if got := s.BeaconHead(); !bytes.Equal(got, head) {
+		t.Errorf("5 GHz beacon head\n got %x\nwant %x", got, head)
+	}
+	if tail := s.BeaconTail(); len(tail) != 0 {
+		t.Errorf("5 GHz beacon tail %x, want none (no ERP, no extended rates)", tail)
+	}
+}
+
 func TestCountryElementWorld(t *testing.T) {
 	if e := CountryElement("00", 1, 11, 20); e != nil {
 		t.Errorf("world domain got a Country element %x", e)
