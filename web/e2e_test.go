@@ -710,6 +710,168 @@ func TestBrowserCall(t *testing.T) {
 	})
 }
 
+// kibitzPeer is a stand-in for a kibitz.chat client, written from the wire
+// rules in shared/research/kibitz-protocol.md (§3.3–3.5, §5) and not from
+// the app's room or mesh code: hub presence with Kibitz-shaped payloads,
+// one relay-only RTCPeerConnection per peer with audio, camera and screen
+// lanes plus the content channel, the string glare rule, and chat.
+const kibitzPeer = `(async (blob, room) => {
+	const p = await import('/protocol.js');
+	const g = p.parseBlob(blob);
+	const kz = window.kz = { self: null, roster: {}, chat: [], links: {}, stats: {} };
+	const canvas = document.createElement('canvas');
+	canvas.width = 320; canvas.height = 240;
+	const ctx = canvas.getContext('2d');
+	let n = 0;
+	setInterval(() => { ctx.fillStyle = 'hsl(' + (n++ * 7 % 360) + ' 80% 50%)'; ctx.fillRect(0, 0, 320, 240); }, 50);
+	const ac = new AudioContext();
+	const osc = ac.createOscillator();
+	const dest = ac.createMediaStreamDestination();
+	osc.connect(dest); osc.start();
+	const tracks = [dest.stream.getAudioTracks()[0], canvas.captureStream(20).getVideoTracks()[0], canvas.captureStream(1).getVideoTracks()[0]];
+	const present = () => ({ k: 'present', name: 'Kibitz Kim', cam: true, avatar: '🦊',
+		meta: { '~kbz': { v: '9.9.9', b: 'kz', p: 1, f: ['chat.v1', 'xfer.v1', 'xfer.v2'] } } });
+	const link = (id) => {
+		const pc = new RTCPeerConnection(p.meshConfig(g));
+		const stream = new MediaStream();
+		for (const t of tracks) pc.addTrack(t, stream);
+		pc.onicecandidate = (e) => { if (e.candidate) hub.send(id, { k: 'sig', payload: { c: e.candidate.toJSON() } }); };
+		const bind = (dc) => {
+			kz.links[id].dc = dc;
+			dc.onmessage = (e) => { const m = JSON.parse(e.data); if (m.k === 'chat') kz.chat.push({ from: id, text: m.text }); };
+		};
+		pc.ondatachannel = (e) => bind(e.channel);
+		kz.links[id] = { pc, bind };
+		return pc;
+	};
+	const hub = new p.Hub(g, {
+		onOpen: (id) => { kz.self = id; hub.broadcast({ k: 'hi' }); hub.broadcast(present()); },
+		onFrom: async (from, m) => {
+			if (!m || typeof m !== 'object') return;
+			if (m.k === 'hi') hub.broadcast(present());
+			if (m.k === 'present') {
+				kz.roster[from] = m;
+				if (!kz.links[from] && kz.self < from) {
+					const pc = link(from);
+					kz.links[from].bind(pc.createDataChannel('content'));
+					await pc.setLocalDescription(await pc.createOffer());
+					hub.send(from, { k: 'sig', payload: { d: pc.localDescription.toJSON() } });
+				}
+			}
+			if (m.k === 'sig' && m.payload) {
+				const s = m.payload;
+				if (s.d && s.d.type === 'offer') {
+					if (kz.links[from]) kz.links[from].pc.close();
+					const pc = link(from);
+					await pc.setRemoteDescription(s.d);
+					await pc.setLocalDescription(await pc.createAnswer());
+					hub.send(from, { k: 'sig', payload: { d: pc.localDescription.toJSON() } });
+				} else if (s.d && s.d.type === 'answer') {
+					await kz.links[from].pc.setRemoteDescription(s.d);
+				} else if (s.c && kz.links[from]) {
+					kz.links[from].pc.addIceCandidate(s.c).catch(() => {});
+				}
+			}
+		},
+	});
+	hub.join(room);
+	hub.start();
+	setInterval(() => { if (hub.status === 'open') hub.broadcast(present()); }, 2500);
+	setInterval(async () => {
+		for (const [id, l] of Object.entries(kz.links)) {
+			let frames = 0;
+			(await l.pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded || 0; });
+			kz.stats[id] = { state: l.pc.connectionState, frames };
+		}
+	}, 500);
+	kz.say = (text) => { for (const l of Object.values(kz.links)) if (l.dc && l.dc.readyState === 'open') l.dc.send(JSON.stringify({ k: 'chat', text, mid: kz.self + '#1', ts: Date.now() })); };
+	return 'started';
+})`
+
+type kibitzState struct {
+	Self   string `json:"self"`
+	Roster map[string]struct {
+		Name string `json:"name"`
+		Cam  bool   `json:"cam"`
+	} `json:"roster"`
+	Chat []struct {
+		From string `json:"from"`
+		Text string `json:"text"`
+	} `json:"chat"`
+	Stats map[string]struct {
+		State  string `json:"state"`
+		Frames int    `json:"frames"`
+	} `json:"stats"`
+}
+
+// TestBrowserKibitzPeer puts a Kibitz-shaped client and the app in one room.
+func TestBrowserKibitzPeer(t *testing.T) {
+	testenv.Short(t, "the chromium end-to-end tests")
+	hub := startHub(t, 8)
+	b := newBrowser(t, fakeMedia...)
+	// Any document of the hub's origin (not the app) can import protocol.js.
+	kz := b.open(t, "kibitz peer", hub.url+"api/join")
+	if got := value(kz, chromedp.Evaluate[string](kibitzPeer+`(`+strconv.Quote(hub.join().Blob)+`, "mixed")`, chromedp.EvalAwaitPromise)); got != "started" {
+		t.Fatalf("the Kibitz-shaped peer did not start: %q", got)
+	}
+	kzState := func() kibitzState { return value(kz, chromedp.Evaluate[kibitzState](`window.kz`)) }
+	deadline := time.Now().Add(10 * time.Second)
+	for kzState().Self == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the Kibitz-shaped peer got no hub id")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The app joins second, so it has the higher id and answers the
+	// Kibitz peer's offer (the app dialing is what the other tests cover).
+	zed := b.open(t, "Zed", hub.url+"#Mixed")
+	zed.join()
+	zed.click("#btn-cam")
+	s := zed.waitFor("the Kibitz peer in the roster with its camera on", 15*time.Second, func(s appState) bool {
+		return len(s.Roster) == 1 && s.Roster[0].Name == "Kibitz Kim" && s.Roster[0].Cam && s.connectedLinks() == 1
+	})
+	if s.Links[0].Dialer {
+		t.Logf("ids: kibitz %s, app %s: the app dialed", kzState().Self, s.SelfID)
+	}
+	mediaFlows(zed, 1)
+	var kzs kibitzState
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		kzs = kzState()
+		st := kzs.Stats[s.SelfID]
+		if kzs.Roster[s.SelfID].Name == "Zed" && kzs.Roster[s.SelfID].Cam && st.State == "connected" && st.Frames > 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Kibitz peer does not see Zed with video: %+v", kzs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	value(kz, chromedp.Evaluate[chromedp.Void](`window.kz.say('hello from kibitz')`))
+	zed.waitFor("the Kibitz peer's chat line", 10*time.Second, func(s appState) bool {
+		return len(s.Chat) == 1 && s.Chat[0].Text == "hello from kibitz" && s.Chat[0].From == kzs.Self
+	})
+	zed.click("#btn-chat")
+	zed.run(chromedp.SendKeys(chromedp.ID("chat-input"), "hi Kim"), chromedp.Click(chromedp.ID("chat-send")))
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		kzs = kzState()
+		if len(kzs.Chat) == 1 && kzs.Chat[0].Text == "hi Kim" && kzs.Chat[0].From == s.SelfID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Kibitz peer did not get Zed's chat line: %+v", kzs.Chat)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	tile := value(zed, chromedp.Evaluate[string](`document.querySelector('#grid .tile[data-id="`+kzs.Self+`"] .avatar').textContent`))
+	if tile != "🦊" {
+		t.Errorf("the Kibitz peer's avatar shows %q, want its emoji", tile)
+	}
+}
+
 // TestBrowserMessages checks that failures show a message, not a blank page.
 func TestBrowserMessages(t *testing.T) {
 	testenv.Short(t, "the chromium end-to-end tests")
