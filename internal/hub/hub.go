@@ -44,6 +44,9 @@ type Limits struct {
 	FrameBurst int
 	ByteRate   float64
 	ByteBurst  int
+	// PeersRate/PeersBurst throttle peers requests the same way.
+	PeersRate  float64
+	PeersBurst int
 	// MaxRemotes bounds concurrent DTLS peers (sessions and handshakes).
 	MaxRemotes int
 }
@@ -61,6 +64,8 @@ func DefaultLimits() Limits {
 		FrameBurst:       20000,
 		ByteRate:         64 << 20,
 		ByteBurst:        16 << 20,
+		PeersRate:        20,
+		PeersBurst:       50,
 		MaxRemotes:       2048,
 	}
 }

@@ -316,3 +316,22 @@ func TestIDsNeverRepeatAcrossRestarts(t *testing.T) {
 		a.Close()
 	}
 }
+
+func TestPeersRequestsAreThrottledNotDropped(t *testing.T) {
+	h := startHub(t, func(c *Config) { c.Limits.PeersRate, c.Limits.PeersBurst = 10, 5 })
+	a := dial(t, h.blob)
+	const n = 15
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if ids := peersOf(t, a); len(ids) != 1 {
+			t.Fatalf("peers %v", ids)
+		}
+	}
+	// 5 at once, then 10 more at 10/s: about a second, never an error.
+	if el := time.Since(start); el < 800*time.Millisecond {
+		t.Fatalf("%d peers requests took %v; the limit did not apply", n, el)
+	}
+	if _, err := a.Echo(ctxT(t, 5*time.Second), 1); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -36,6 +36,7 @@ type session struct {
 
 	frameLim *rate.Limiter
 	byteLim  *rate.Limiter
+	peersLim *rate.Limiter
 }
 
 // serve runs one remote from its first DTLS packet to its end.
@@ -121,6 +122,7 @@ func (h *Hub) serve(r *remote) {
 		lowCh:    make(chan struct{}, 1),
 		frameLim: rate.NewLimiter(rate.Limit(h.lim.FrameRate), h.lim.FrameBurst),
 		byteLim:  rate.NewLimiter(rate.Limit(h.lim.ByteRate), max(h.lim.ByteBurst, h.lim.MaxFrame)),
+		peersLim: rate.NewLimiter(rate.Limit(h.lim.PeersRate), max(1, h.lim.PeersBurst)),
 	}
 	stream.SetBufferedAmountLowThreshold(lowWater)
 	stream.OnBufferedAmountLow(func() {
@@ -209,6 +211,23 @@ func (s *session) throttle(n int) bool {
 	}
 }
 
+// wait blocks until lim allows one more event, or the session ends.
+func (s *session) wait(lim *rate.Limiter) bool {
+	now := time.Now()
+	d := lim.ReserveN(now, 1).DelayFrom(now)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.r.done:
+		return false
+	}
+}
+
 func (s *session) handleFrame(data []byte) {
 	h := s.hub
 	f, err := decodeFrame(data)
@@ -228,6 +247,11 @@ func (s *session) handleFrame(data []byte) {
 		}
 		h.router.join(s, room)
 	case typePeers:
+		// A peers reply costs the hub work in proportion to the room, so
+		// it has its own, lower rate (clients poll about once a second).
+		if !s.wait(s.peersLim) {
+			return
+		}
 		s.send(h.router.peers(s))
 	case typeTo:
 		h.router.route(s, *f.ID, f.Payload)
