@@ -216,3 +216,14 @@ func NormalizeRoom(s string) string {
 	}
 	return out
 }
+
+// AppLink is the link to our own call app on the box: https://<host>[:port]/#<room>,
+// with the port left out when it is 443. The app fetches the blob from the
+// same server, so the link carries no secrets.
+func AppLink(host string, port int, room string) string {
+	hostPort := host
+	if port != 443 && port != 0 {
+		hostPort = host + ":" + strconv.Itoa(port)
+	}
+	return "https://" + hostPort + "/#" + NormalizeRoom(room)
+}

@@ -221,3 +221,12 @@ func FuzzParseBlob(f *testing.F) {
 		}
 	})
 }
+
+func TestAppLink(t *testing.T) {
+	if got := AppLink("10.42.0.1", 443, "Lobby"); got != "https://10.42.0.1/#lobby" {
+		t.Fatal(got)
+	}
+	if got := AppLink("192.168.1.5", 8443, "my room"); got != "https://192.168.1.5:8443/#my-room" {
+		t.Fatal(got)
+	}
+}
