@@ -678,3 +678,27 @@ func sysctlInt(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestVanishedClientAllocationExpires checks that an allocation whose client
+// disappears without deallocating (phone asleep, Wi-Fi lost) ends after its
+// lifetime and gives back its per-client slot.
+func TestVanishedClientAllocationExpires(t *testing.T) {
+	cfg := testConfig()
+	cfg.AllocationLifetime = time.Second
+	cfg.MaxAllocationsPerClient = 1
+	s := startRelay(t, cfg)
+	c := newTURNClient(t, s.Addr(), loopback, testUser, testPass)
+	c.allocate(t)
+	if got := s.Stats().Allocations; got != 1 {
+		t.Fatalf("Allocations = %d, want 1", got)
+	}
+	_ = c.conn.Close() // vanish: no Refresh, no deallocation
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().Allocations != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := s.Stats().Allocations; got != 0 {
+		t.Fatalf("Allocations = %d 5 s after the client vanished with a 1 s lifetime", got)
+	}
+	newTURNClient(t, s.Addr(), loopback, testUser, testPass).allocate(t)
+}
