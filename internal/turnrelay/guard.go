@@ -190,9 +190,9 @@ func (g *guardConn) ReadFrom(p []byte) (int, net.Addr, error) {
 func (g *guardConn) permitPeer(client net.Addr, peerIP net.IP) bool {
 	ip, ok := netip.AddrFromSlice(peerIP)
 	ip = ip.Unmap()
-	cap, okClient := addrPortOf(client)
+	src, okClient := addrPortOf(client)
 	matched := false
-	if ok && okClient && cap == g.current {
+	if ok && okClient && src == g.current {
 		for _, pa := range g.peers {
 			if pa.Addr() != ip {
 				continue

@@ -194,8 +194,9 @@ func (t *relayTable) closeAll() {
 
 // relayConn is an allocation's relay "socket". WriteTo to another
 // allocation that has a channel bound to this one sends the ChannelData
-// straight to that allocation's client, on the goroutine that read the
-// sender's datagram: one recvfrom and one sendto per relayed datagram.
+// straight to that allocation's client, from the goroutine that read the
+// sender's datagram: one receive and one send per relayed datagram, both
+// batched (recvmmsg/sendmmsg) by the listener.
 // Without a channel, the datagram goes into the destination's queue, and
 // pion's goroutine for that allocation (ReadFrom) applies the permission check
 // and sends a Data indication.
