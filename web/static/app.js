@@ -276,6 +276,14 @@ class App {
     byId('btn-people', HTMLButtonElement).addEventListener('click', () => this.panel.toggle('people'));
     byId('btn-leave', HTMLButtonElement).addEventListener('click', () => this.leave(true));
     byId('invite', HTMLButtonElement).addEventListener('click', () => this.invite());
+    // Keyboard: M mutes/unmutes, V turns the camera on/off (not while typing).
+    document.addEventListener('keydown', (e) => {
+      if (!this.inCall || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+      const target = /** @type {HTMLElement|null} */ (e.target);
+      if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable)) return;
+      if (e.key === 'm' || e.key === 'M') mic.click();
+      if (e.key === 'v' || e.key === 'V') cam.click();
+    });
     setIcon(byId('btn-chat', HTMLButtonElement), 'chat');
     setIcon(byId('btn-people', HTMLButtonElement), 'people');
     setIcon(byId('btn-leave', HTMLButtonElement), 'leave');
@@ -326,6 +334,13 @@ class App {
     if (this.inCall) this.mesh.setRoster([...this.room.members.keys()]);
     const names = [...this.room.members.values()].map((m) => m.name);
     this.prejoin.setWho(names);
+    if (!this.inCall) {
+      // Say it before the guest taps Join, and take it back when a seat frees up.
+      const full = names.length >= this.config.roomCap;
+      const shown = this.prejoin.notice.dataset.kind;
+      if (full && shown !== 'full') this.prejoin.setNotice(message('full', { cap: this.config.roomCap, room: this.roomName }));
+      if (!full && shown === 'full') this.prejoin.setNotice(this.prejoin.problem ? message(this.prejoin.problem) : null);
+    }
     this.render();
   }
 
