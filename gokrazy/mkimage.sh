@@ -16,6 +16,7 @@ target=${3:?output file or device missing}
 bytes=${4:-2147483648}
 gok=${GOK:?GOK must name the gok binary}
 mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
+[ -x "$mkfs" ] || { echo "mkimage: mkfs.ext4 not found: install e2fsprogs (sudo apt-get install e2fsprogs)" >&2; exit 1; }
 
 # gok's partition layout (tools/internal/packer): partition 1 starts at LBA
 # 8192, boot is 100 MiB and each root 500 MiB, so /perm (partition 4) starts at
