@@ -94,6 +94,7 @@ class App {
     this.toastTimer = undefined;
     /** @type {import('./mesh.js').ChatLine[]} */
     this.chat = [];
+    this.warnedNewer = false;
 
     this.hub = new Hub(this.galaxy, {
       onOpen: (id) => this.onHubOpen(id),
@@ -103,7 +104,10 @@ class App {
     this.room = new Room(this.hub, {
       onRoster: () => this.onRoster(),
       onSig: (from, payload) => this.mesh.handleSig(from, payload),
-      onNewerVersion: () => this.toast('newer'),
+      onNewerVersion: () => {
+        if (!this.warnedNewer) this.toast('newer');
+        this.warnedNewer = true;
+      },
     });
     this.mesh = new Mesh({
       config: meshConfig(this.galaxy),

@@ -279,27 +279,6 @@ export class LocalMedia {
     }
   }
 
-  /**
-   * Switches the capture device of the mic or camera while it is live.
-   * @param {'audio'|'video'} kind
-   * @param {string} deviceId
-   * @returns {Promise<MediaProblem|null>}
-   */
-  async useDevice(kind, deviceId) {
-    if (kind === 'audio') {
-      this.micDevice = deviceId;
-      return this.mic ? this.openMic() : null;
-    }
-    this.camDevice = deviceId;
-    if (!this.camera) return null;
-    const old = this.camera;
-    this.camera = null;
-    const problem = await this.setCamera(true);
-    old.stop();
-    if (problem) this.emitLane(LANE_CAMERA);
-    return problem;
-  }
-
   /** Our own loudness while unmuted, 0 otherwise. */
   level() {
     return this.micOn && this.meter ? this.meter.level() : 0;
