@@ -49,6 +49,8 @@ type Config struct {
 	// AllowReboot keeps qemu running across a guest reboot (gok update
 	// reboots the box); otherwise qemu exits when the guest reboots.
 	AllowReboot bool
+	// QEMU overrides the qemu binary (for tests of this package).
+	QEMU string
 }
 
 // ErrKernelPanic means the guest kernel panicked. TCG on x86 has a rare
@@ -101,6 +103,9 @@ func Start(cfg Config) (*VM, error) {
 		"-serial", "file:"+cfg.SerialLog)
 	if !cfg.AllowReboot {
 		args = append(args, "-no-reboot")
+	}
+	if cfg.QEMU != "" {
+		bin = cfg.QEMU
 	}
 	v := &VM{cfg: cfg, exited: make(chan struct{})}
 	v.cmd = exec.Command(bin, args...)
