@@ -146,12 +146,11 @@ type service struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu    sync.Mutex
-	doc   status.Hotspot
-	ap    *AP
-	dhcp  *dhcpd.Server
-	dns   *dnsd.Server
-	wiphy *nl80211.Wiphy
+	mu   sync.Mutex
+	doc  status.Hotspot
+	ap   *AP
+	dhcp *dhcpd.Server
+	dns  *dnsd.Server
 }
 
 // Run runs the hotspot until ctx ends.
@@ -170,18 +169,44 @@ func Run(ctx context.Context, cfg Config) error {
 	statusErr := make(chan error, 1)
 	go func() { statusErr <- status.Serve(ctx, cfg.StatusAddr, status.Handler(s.document, s.writeMetrics)) }()
 
-	err := s.run(ctx)
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		err = nil // told to stop; not a failure
-	}
-	if err != nil {
-		s.setState(status.StateError, err.Error())
-	}
+	err := s.runWithRetry(ctx)
 	cancel()
 	if serr := <-statusErr; err == nil {
 		err = serr
 	}
 	return err
+}
+
+// Bring-up retries: a failure (firmware hiccup, interface gone, a channel
+// the country forbids) shows as state "error" in the status and is retried
+// with backoff, instead of exiting and having gokrazy restart us in a loop.
+const (
+	retryFirst = 5 * time.Second
+	retryMax   = 2 * time.Minute
+)
+
+func (s *service) runWithRetry(ctx context.Context) error {
+	backoff := retryFirst
+	for {
+		err := s.run(ctx)
+		if ctx.Err() != nil {
+			return nil // told to stop; not a failure
+		}
+		if errors.Is(err, ErrNoWiFi) {
+			return err
+		}
+		if err == nil {
+			err = errors.New("hotspot stopped")
+		}
+		s.setState(status.StateError, err.Error())
+		s.log.Error("hotspot failed; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, retryMax)
+	}
 }
 
 func (s *service) setState(state, errText string) {
@@ -190,8 +215,19 @@ func (s *service) setState(state, errText string) {
 	s.mu.Unlock()
 }
 
+// run brings the hotspot up once and serves until ctx ends or something
+// fails. Everything it started is stopped before it returns.
 func (s *service) run(ctx context.Context) error {
 	cfg := s.cfg
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		s.mu.Lock()
+		s.ap, s.dhcp, s.dns = nil, nil, nil
+		s.mu.Unlock()
+	}()
 	if err := LoadModules(cfg.ModuleRoot, cfg.Modules, s.log); err != nil {
 		s.log.Warn("loading Wi-Fi driver failed", "err", err)
 	}
@@ -226,7 +262,6 @@ func (s *service) run(ctx context.Context) error {
 		maxSta = wiphy.MaxAPAssocSta
 	}
 	s.mu.Lock()
-	s.wiphy = wiphy
 	s.doc.MaxStations = maxSta
 	s.mu.Unlock()
 	s.log.Info("wireless interface found", "iface", ifc.Name, "mac", ifc.MAC.String(), "wiphy", wiphy.Name,
@@ -244,18 +279,22 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-ap.Done()
+	}()
 	s.mu.Lock()
 	s.ap = ap
 	s.mu.Unlock()
 
 	svcErr := make(chan error, 2)
-	if err := s.startNetworkServices(ctx, ifc.Name, svcErr); err != nil {
+	if err := s.startNetworkServices(ctx, &wg, ifc.Name, svcErr); err != nil {
 		return err
 	}
 	s.setState(status.StateRunning, "")
 	select {
 	case <-ctx.Done():
-		<-ap.Done()
 		return nil
 	case <-ap.Done():
 		return fmt.Errorf("access point on %s stopped unexpectedly", ifc.Name)
@@ -264,7 +303,7 @@ func (s *service) run(ctx context.Context) error {
 	}
 }
 
-func (s *service) startNetworkServices(ctx context.Context, ifname string, errs chan<- error) error {
+func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, ifname string, errs chan<- error) error {
 	cfg := s.cfg
 	start, end := pool(cfg.Address)
 	dhcp, err := dhcpd.New(dhcpd.Config{
@@ -285,12 +324,15 @@ func (s *service) startNetworkServices(ctx context.Context, ifname string, errs 
 	s.mu.Lock()
 	s.dhcp, s.dns = dhcp, dns
 	s.mu.Unlock()
+	wg.Add(2)
 	go func() {
+		defer wg.Done()
 		if err := dhcp.Run(ctx); err != nil && ctx.Err() == nil {
 			errs <- fmt.Errorf("DHCP server: %w", err)
 		}
 	}()
 	go func() {
+		defer wg.Done()
 		if err := dns.Run(ctx); err != nil && ctx.Err() == nil {
 			errs <- fmt.Errorf("DNS server: %w", err)
 		}

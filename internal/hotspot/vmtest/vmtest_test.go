@@ -28,7 +28,7 @@ var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio
 
 // guestSteps are the checks init.sh reports, in order.
 var guestSteps = []string{
-	"modules", "netns", "hotspot-start", "scan", "associate", "station-arrives",
+	"modules", "netns", "bad-channel", "hotspot-start", "scan", "associate", "station-arrives",
 	"dhcp", "dns", "http", "lease-status", "join-b", "dhcp-b", "isolate",
 	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone", "hotspot-restart", "identity-regenerated",
 	"rejoin", "redhcp", "rehttp", "rejoin-b", "redhcp-b", "no-isolate", "hotspot-stop",
