@@ -323,8 +323,9 @@ func TestPermissionOnlyToRelayedAddresses(t *testing.T) {
 		if err := ca.client.CreatePermission(r.addr); err == nil {
 			t.Errorf("CreatePermission to %s (%v) was granted", r.name, r.addr)
 		}
-		if got := s.Stats().RefusedPermission; got != uint64(i+1) {
-			t.Errorf("after refusing %s: RefusedPermission = %d, want %d", r.name, got, i+1)
+		// At least: a retransmitted request (slow machine) counts again.
+		if got := s.Stats().RefusedPermission; got < uint64(i+1) {
+			t.Errorf("after refusing %s: RefusedPermission = %d, want at least %d", r.name, got, i+1)
 		}
 	}
 	if err := ca.client.CreatePermission(b.LocalAddr()); err != nil {
