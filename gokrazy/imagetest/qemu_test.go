@@ -147,13 +147,23 @@ func fetchJoin(ctx context.Context, httpsPort int) (joinInfo, error) {
 type gokrazyOverview struct {
 	BuildTimestamp string
 	PermTotal      int64
-	Services       []struct {
-		Path      string
-		Args      []string
-		Pid       int
-		Stopped   bool
-		StartTime time.Time
+	Services       []gokrazyService
+}
+
+type gokrazyService struct {
+	Path      string
+	Args      []string
+	Pid       int
+	Stopped   bool
+	StartTime time.Time
+}
+
+func (o gokrazyOverview) service(path string) (gokrazyService, bool) {
+	i := slices.IndexFunc(o.Services, func(s gokrazyService) bool { return s.Path == path })
+	if i < 0 {
+		return gokrazyService{}, false
 	}
+	return o.Services[i], true
 }
 
 func fetchOverview(ctx context.Context, password string) (gokrazyOverview, int, error) {
@@ -367,22 +377,24 @@ func TestVMTestInstance(t *testing.T) {
 		if o.PermTotal <= 0 {
 			t.Errorf("PermTotal = %d: /perm is not mounted (mkfs step missing?)", o.PermTotal)
 		}
+		// Running, and still the same processes a few seconds later: a
+		// program that exits at once would be restarted every second.
+		time.Sleep(3 * time.Second)
+		later, _, err := fetchOverview(ctx, password)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, p := range []string{"/user/hub", "/user/hotspot", "/user/display"} {
-			i := slices.IndexFunc(o.Services, func(s struct {
-				Path      string
-				Args      []string
-				Pid       int
-				Stopped   bool
-				StartTime time.Time
-			}) bool {
-				return s.Path == p
-			})
-			if i < 0 {
+			s, ok := o.service(p)
+			if !ok {
 				t.Errorf("gokrazy runs no %s", p)
 				continue
 			}
-			if s := o.Services[i]; s.Stopped || s.Pid == 0 {
+			if s.Stopped || s.Pid == 0 {
 				t.Errorf("%s is not running: %+v", p, s)
+			}
+			if s2, _ := later.service(p); s2.Pid != s.Pid || !s2.StartTime.Equal(s.StartTime) {
+				t.Errorf("%s restarted within 3 s (pid %d → %d): it keeps crashing", p, s.Pid, s2.Pid)
 			}
 		}
 	})
