@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // FamilyName is the generic-netlink family name of nl80211.
@@ -22,16 +25,31 @@ const FamilyName = "nl80211"
 // and the helpers) or for events (Receive), not both: replies and events
 // would interleave on one socket.
 type Conn struct {
+	nc     *netlink.Conn
 	c      *genetlink.Conn
 	family genetlink.Family
+
+	// mu makes each request and its reply one unit, so concurrent callers
+	// never read each other's replies.
+	mu sync.Mutex
+	// pending holds events that arrived while a request waited for its
+	// acknowledgement; Receive returns them first.
+	pending []genetlink.Message
 }
+
+// requestTimeout bounds the wait for the kernel's reply to one request.
+const requestTimeout = 5 * time.Second
+
+// maxStrayMessages bounds the events set aside while waiting for one reply.
+const maxStrayMessages = 4096
 
 // Dial opens a generic-netlink socket and resolves the nl80211 family.
 func Dial() (*Conn, error) {
-	c, err := genetlink.Dial(nil)
+	nc, err := netlink.Dial(unix.NETLINK_GENERIC, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dial generic netlink: %w", err)
 	}
+	c := genetlink.NewConn(nc)
 	// Extended ACKs make the kernel say which attribute it disliked.
 	_ = c.SetOption(netlink.ExtendedAcknowledge, true)
 	f, err := c.GetFamily(FamilyName)
@@ -39,7 +57,7 @@ func Dial() (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("resolve generic netlink family %s (is cfg80211 loaded?): %w", FamilyName, err)
 	}
-	return &Conn{c: c, family: f}, nil
+	return &Conn{nc: nc, c: c, family: f}, nil
 }
 
 // Close closes the socket. For the socket that sent START_AP with
@@ -51,7 +69,59 @@ func (c *Conn) execute(cmd uint8, flags netlink.HeaderFlags, data []byte) ([]gen
 		Header: genetlink.Header{Command: cmd, Version: c.family.Version},
 		Data:   data,
 	}
+	if flags == netlink.Acknowledge {
+		return nil, c.request(msg)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.c.Execute(msg, c.family.ID, netlink.Request|flags)
+}
+
+// request sends msg and waits for its acknowledgement. Unlike Execute it
+// tolerates unsolicited messages (registered frames, multicast events)
+// arriving first on a socket that also receives events: they are kept for
+// Receive instead of being taken for the reply.
+func (c *Conn) request(msg genetlink.Message) error {
+	b, err := msg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sent, err := c.nc.Send(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(c.family.ID), Flags: netlink.Request | netlink.Acknowledge},
+		Data:   b,
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.nc.SetReadDeadline(time.Now().Add(requestTimeout)); err != nil {
+		return err
+	}
+	defer c.nc.SetReadDeadline(time.Time{})
+	for stray := 0; stray < maxStrayMessages; {
+		msgs, err := c.nc.Receive()
+		if err != nil {
+			// The kernel reports a failed request as an error message,
+			// which Receive turns into this error; events never are one.
+			return err
+		}
+		for _, m := range msgs {
+			switch {
+			case m.Header.Sequence == sent.Header.Sequence && m.Header.Type == netlink.Error:
+				return nil
+			case m.Header.Sequence == sent.Header.Sequence:
+				// A reply with data; acknowledged requests carry none.
+			default:
+				var gm genetlink.Message
+				if gm.UnmarshalBinary(m.Data) == nil {
+					c.pending = append(c.pending, gm)
+				}
+				stray++
+			}
+		}
+	}
+	return errors.New("no acknowledgement among the unsolicited messages")
 }
 
 func encode(fn func(ae *netlink.AttributeEncoder)) []byte {
@@ -573,9 +643,16 @@ type Event struct {
 // Receive blocks until the kernel sends events (frames registered with
 // RegisterFrame, or multicast events after JoinMLME).
 func (c *Conn) Receive() ([]Event, error) {
-	msgs, _, err := c.c.Receive()
-	if err != nil {
-		return nil, fmt.Errorf("nl80211 receive: %w", err)
+	c.mu.Lock()
+	msgs := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if len(msgs) == 0 {
+		var err error
+		msgs, _, err = c.c.Receive()
+		if err != nil {
+			return nil, fmt.Errorf("nl80211 receive: %w", err)
+		}
 	}
 	out := make([]Event, 0, len(msgs))
 	for _, m := range msgs {

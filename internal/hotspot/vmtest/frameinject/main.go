@@ -23,12 +23,18 @@ func main() {
 	bssidFlag := flag.String("bssid", "02:00:00:00:00:00", "the AP's BSSID")
 	ssid := flag.String("ssid", "Kibitz-0000", "the AP's SSID")
 	flood := flag.Int("flood", 500, "frames in each flood")
+	probesFor := flag.Duration("probes-for", 0, "only send wildcard probe requests, for this long")
 	flag.Parse()
 	bssid, err := net.ParseMAC(*bssidFlag)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := run(*iface, bssid, *ssid, *flood); err != nil {
+	if *probesFor > 0 {
+		err = probe(*iface, *probesFor)
+	} else {
+		err = run(*iface, bssid, *ssid, *flood)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "frameinject:", err)
 		os.Exit(1)
 	}
@@ -55,17 +61,44 @@ func (in *injector) send(frame []byte) error {
 	return nil
 }
 
-func run(iface string, bssid net.HardwareAddr, ssid string, flood int) error {
+func newInjector(iface string) (*injector, error) {
 	ifc, err := net.InterfaceByName(iface)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
-		return fmt.Errorf("packet socket: %w", err)
+		return nil, fmt.Errorf("packet socket: %w", err)
 	}
-	defer unix.Close(fd)
-	in := &injector{fd: fd, addr: unix.SockaddrLinklayer{Ifindex: ifc.Index, Protocol: htons(unix.ETH_P_ALL)}}
+	return &injector{fd: fd, addr: unix.SockaddrLinklayer{Ifindex: ifc.Index, Protocol: htons(unix.ETH_P_ALL)}}, nil
+}
+
+// probe sends wildcard probe requests from one address for d, so that an
+// AP starting meanwhile gets frames while it is still setting up.
+func probe(iface string, d time.Duration) error {
+	in, err := newInjector(iface)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(in.fd)
+	sa := net.HardwareAddr{0x02, 0, 0, 0, 0x04, 0}
+	frame := ieee80211.Element(ieee80211.MgmtHeader(nil, ieee80211.FrameProbeReq, ieee80211.Broadcast, sa, ieee80211.Broadcast), ieee80211.ElemSSID, nil)
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if err := in.send(frame); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	fmt.Printf("sent %d probe requests\n", in.sent)
+	return nil
+}
+
+func run(iface string, bssid net.HardwareAddr, ssid string, flood int) error {
+	in, err := newInjector(iface)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(in.fd)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sta := func(i int) net.HardwareAddr { return net.HardwareAddr{0x02, 0, 0, 0, 0x03, byte(i)} }
 	randSTA := func() net.HardwareAddr {

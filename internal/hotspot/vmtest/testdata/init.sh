@@ -191,9 +191,6 @@ join join-after-hostile a
 ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || fail join-after-hostile-ping "A cannot reach the box"
 ok join-after-hostile-ping
 leave a
-ns b ip link set wlan2 down
-ns b iw dev wlan2 set type managed
-ns b ip link set wlan2 up
 
 wget -q -O /tmp/metrics.txt http://127.0.0.1:8078/metrics
 echo "KBVM metrics $(grep -E '^kb_hotspot_station_(joins|leaves)_total' /tmp/metrics.txt | tr '\n' ' ')"
@@ -212,7 +209,16 @@ ok ap-gone
 # Restart with a corrupt wifi.json (moved aside and regenerated) and
 # without AP isolation.
 echo '{"ssid": 12, garbage' > /state/wifi.json
+# Probe requests keep arriving while the AP registers for frames and
+# starts: they must not be mistaken for the kernel's replies.
+ns b /frameinject -iface wlan2 -probes-for 12s > /tmp/probes.txt 2>&1 &
+PROBE_PID=$!
 start_hotspot hotspot-restart --ap-isolate=false
+wait $PROBE_PID || fail hotspot-restart "probe flood: $(cat /tmp/probes.txt)"
+echo "KBVM probes-during-start $(cat /tmp/probes.txt)"
+ns b ip link set wlan2 down
+ns b iw dev wlan2 set type managed
+ns b ip link set wlan2 up
 ls /state/wifi.json.corrupt-* >/dev/null 2>&1 || fail identity-regenerated "no wifi.json.corrupt-* in /state: $(ls /state)"
 grep -q "\"ssid\": \"$SSID\"" /state/wifi.json || fail identity-regenerated "wifi.json: $(cat /state/wifi.json)"
 ok identity-regenerated
