@@ -279,6 +279,13 @@ func fetchKernel(t *testing.T) kernelFiles {
 	t.Helper()
 	testenv.RequireProgram(t, "apt-get", "apt-cache", "dpkg-deb", "tar")
 	out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
+	if err != nil && os.Geteuid() == 0 {
+		// A fresh machine may have no package lists yet.
+		if uout, uerr := exec.Command("apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq").CombinedOutput(); uerr != nil {
+			t.Logf("apt-get update: %v\n%s", uerr, uout)
+		}
+		out, err = exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
+	}
 	testenv.Require(t, err == nil, "apt-cache knows linux-image-amd64 (Debian amd64)")
 	pkg := regexp.MustCompile(`Depends: (linux-image-[0-9][^ \n]*-amd64)`).FindStringSubmatch(string(out))
 	if pkg == nil {
