@@ -47,17 +47,17 @@ if [ -b "$target" ]; then
     lsblk "$dev" >&2
     exit 1
   fi
+  bytes=$(blockdev --getsize64 "$dev")
+  perm_kib=$(((bytes / 512 - 2261026) / 2))
+  [ "$bytes" -ge 1258299392 ] || { echo "mkimage: $dev ($bytes bytes) is too small: gokrazy needs at least 1258299392" >&2; exit 1; }
   echo "mkimage: writing instance $instance to $dev ($(lsblk -dno SIZE,MODEL "$dev" | xargs))"
   "$gok" --parent_dir "$parent" -i "$instance" overwrite --full "$dev"
-  # Partition 4 is sdX4 or, for names ending in a digit (mmcblk0), mmcblk0p4.
-  case "$dev" in *[0-9]) perm=${dev}p4 ;; *) perm=${dev}4 ;; esac
-  blockdev --rereadpt "$dev" 2>/dev/null || true
-  command -v udevadm >/dev/null && udevadm settle || true
-  for _ in $(seq 50); do [ -b "$perm" ] && break; sleep 0.2; done
-  [ -b "$perm" ] || { echo "mkimage: $perm did not appear after partitioning" >&2; exit 1; }
-  "$mkfs" -q -F -L perm "$perm"
+  # gok sized partition 4 (/perm) to the device with the same layout as for
+  # an image file. Formatting it through the whole device at its offset
+  # does not depend on the kernel re-reading the new partition table.
+  "$mkfs" -q -F -L perm -E offset="$perm_offset" "$dev" "$perm_kib"
   sync
-  echo "mkimage: $dev is ready (/perm formatted on $perm)"
+  echo "mkimage: $dev is ready (/perm ext4 $perm_kib KiB at byte $perm_offset)"
   exit 0
 fi
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -692,5 +693,62 @@ func checkPiImageContents(t *testing.T, root, img string) {
 		if strings.Contains(f, "fbstatus") || strings.HasSuffix(f, "/heartbeat") {
 			t.Errorf("the root file system has %s", f)
 		}
+	}
+}
+
+// TestMkimageWritesCard runs make image's device path (mkimage.sh with a
+// block device) against a loop device standing in for an SD card, and checks
+// the result: gok's GPT with /perm where mkimage.sh formatted it, an ext4
+// /perm, and the boot partition's config.txt.
+func TestMkimageWritesCard(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireProgram(t, "losetup", "mkfs.ext4", "lsblk", "blockdev", "mtype")
+	root := repoRoot(t)
+	_, env, _ := gokTool(t)
+	const cardBytes = 3 << 30
+	backing := filepath.Join(t.TempDir(), "card.img")
+	if err := os.WriteFile(backing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(backing, cardBytes); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", backing).Output()
+	testenv.Require(t, err == nil, "loop devices (losetup --find)")
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+
+	cmd := exec.Command(filepath.Join(root, "gokrazy", "mkimage.sh"), filepath.Join(root, "gokrazy"), "pi", dev)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mkimage.sh %s: %v\n%s", dev, err, tail(string(out), 4000))
+	}
+	f, err := os.Open(backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// GPT partition entry 4 (LBA 2, 128 bytes per entry): first and last LBA.
+	entry := make([]byte, 128)
+	if _, err := f.ReadAt(entry, 1024+3*128); err != nil {
+		t.Fatal(err)
+	}
+	first := int64(binary.LittleEndian.Uint64(entry[32:]))
+	last := int64(binary.LittleEndian.Uint64(entry[40:]))
+	permKiB := int64(cardBytes/512-2261026) / 2
+	if first*512 != rootOffset+1000<<20 || (last-first+1)*512 != permKiB*1024 {
+		t.Errorf("GPT partition 4 is LBA %d–%d; mkimage.sh formatted %d KiB at byte %d", first, last, permKiB, rootOffset+1000<<20)
+	}
+	// ext4 superblock magic 0xEF53 at byte 1024+56 of the file system.
+	magic := make([]byte, 2)
+	if _, err := f.ReadAt(magic, first*512+1024+56); err != nil {
+		t.Fatal(err)
+	}
+	if magic[0] != 0x53 || magic[1] != 0xEF {
+		t.Errorf("no ext4 on /perm (magic %x)", magic)
+	}
+	cfgTxt, err := exec.Command("mtype", "-i", fmt.Sprintf("%s@@%d", backing, bootOffset), "::config.txt").Output()
+	if err != nil || !strings.Contains(string(cfgTxt), "dtparam=spi=on") {
+		t.Errorf("the card's config.txt lacks config.json's lines: %v\n%s", err, cfgTxt)
 	}
 }
