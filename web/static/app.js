@@ -201,9 +201,8 @@ class App {
    */
   async join(name, micDevice, camDevice) {
     if (this.inCall) return;
-    const others = this.room.members.size;
-    if (others >= this.config.roomCap) {
-      this.prejoin.setNotice(message('full', { cap: this.config.roomCap, room: this.roomName }));
+    if (this.room.members.size >= this.config.roomCap) {
+      this.prejoin.setBlocker(message('full', { cap: this.config.roomCap, room: this.roomName }));
       return;
     }
     this.prejoin.stopPreview();
@@ -231,7 +230,7 @@ class App {
     this.mesh.setSelf(null);
     this.local.stopCaptures();
     this.panel.close();
-    this.render();
+    this.onRoster();
     if (showPrejoin) {
       showScreen('prejoin');
       this.prejoin.setNotice({ kind: 'left', tone: 'info', title: 'You left the call', body: 'Join again whenever you like.' });
@@ -338,13 +337,9 @@ class App {
     if (this.inCall) this.mesh.setRoster([...this.room.members.keys()]);
     const names = [...this.room.members.values()].map((m) => m.name);
     this.prejoin.setWho(names);
-    if (!this.inCall) {
-      // Say it before the guest taps Join, and take it back when a seat frees up.
-      const full = names.length >= this.config.roomCap;
-      const shown = this.prejoin.notice.dataset.kind;
-      if (full && shown !== 'full') this.prejoin.setNotice(message('full', { cap: this.config.roomCap, room: this.roomName }));
-      if (!full && shown === 'full') this.prejoin.setNotice(this.prejoin.problem ? message(this.prejoin.problem) : null);
-    }
+    // Say it before the guest taps Join, and take it back when a seat frees up.
+    const full = !this.inCall && names.length >= this.config.roomCap;
+    if (full !== !!this.prejoin.blocker) this.prejoin.setBlocker(full ? message('full', { cap: this.config.roomCap, room: this.roomName }) : null);
     this.render();
   }
 

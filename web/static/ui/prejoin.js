@@ -56,6 +56,10 @@ export class Prejoin {
     this.levelTimer = 0;
     /** @type {string|null} the media problem shown, if any */
     this.problem = null;
+    /** @type {{msg: import('./messages.js').Message|null, actions: import('./messages.js').Action[]}} */
+    this.shown = { msg: null, actions: [] };
+    /** @type {import('./messages.js').Message|null} */
+    this.blocker = null;
 
     this.name.value = savedName();
     this.updateAvatar();
@@ -100,11 +104,24 @@ export class Prejoin {
   }
 
   /**
+   * Shows a notice (a media problem, "you left"); a blocker (room full)
+   * stays in front of it until it is cleared.
    * @param {import('./messages.js').Message|null} msg
    * @param {import('./messages.js').Action[]} [actions]
    */
-  setNotice(msg, actions) {
-    showMessage(this.notice, msg, actions);
+  setNotice(msg, actions = []) {
+    this.shown = { msg, actions };
+    if (this.blocker) showMessage(this.notice, this.blocker);
+    else showMessage(this.notice, msg, actions);
+  }
+
+  /**
+   * Sets or clears the notice that stops joining (room full).
+   * @param {import('./messages.js').Message|null} msg
+   */
+  setBlocker(msg) {
+    this.blocker = msg;
+    this.setNotice(this.shown.msg, this.shown.actions);
   }
 
   join() {
