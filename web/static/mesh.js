@@ -268,6 +268,7 @@ export class Mesh {
       let mid = typeof msg.mid === 'string' ? msg.mid : '';
       if (!mid.startsWith(link.id + '#')) mid = `${link.id}#${mid || Math.random().toString(36).slice(2)}`;
       if (this.seenMids.has(mid)) return;
+      if (this.seenMids.size >= 5000) this.seenMids.clear();
       this.seenMids.add(mid);
       const ts = typeof msg.ts === 'number' && Number.isFinite(msg.ts) ? msg.ts : Date.now();
       this.opts.onChat?.({ text, mid, ts, from: link.id, mine: false });
