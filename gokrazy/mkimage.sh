@@ -24,6 +24,7 @@ mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
 perm_offset=$((8192 * 512 + 1100 * 1024 * 1024))
 
 if [ -b "$target" ]; then
+  [ "$(id -u)" = 0 ] || { echo "mkimage: writing a device needs root: sudo make image DEV=$target" >&2; exit 1; }
   dev=$(readlink -f "$target")
   name=$(basename "$dev")
   case "$(lsblk -dno TYPE "$dev")" in
