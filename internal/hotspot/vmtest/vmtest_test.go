@@ -31,7 +31,7 @@ var guestSteps = []string{
 	"modules", "netns", "bad-channel", "hotspot-start", "scan", "associate", "station-arrives",
 	"dhcp", "dns", "http", "lease-status", "join-b", "dhcp-b", "isolate",
 	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone", "hotspot-restart", "identity-regenerated",
-	"rejoin", "redhcp", "rehttp", "rejoin-b", "redhcp-b", "no-isolate", "hotspot-stop",
+	"hidden", "rejoin", "redhcp", "rehttp", "rejoin-b", "redhcp-b", "no-isolate", "hotspot-stop",
 }
 
 func TestHotspotInVM(t *testing.T) {
