@@ -66,11 +66,12 @@ func main() {
 	defer stop()
 	if err := run(ctx, cfg); err != nil {
 		cfg.Logger.Error("hotspot failed", "err", err)
-		if errors.Is(err, hotspot.ErrNoWiFi) {
+		// Neither a missing radio (with --require-wifi) nor a bad flag
+		// gets better by restarting; other failures may.
+		if errors.Is(err, hotspot.ErrNoWiFi) || errors.Is(err, hotspot.ErrConfig) {
 			os.Exit(exitDontRestart)
 		}
-		// Let gokrazy's restart back-off not spin on a persistent error.
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // keep a restart loop slow
 		os.Exit(1)
 	}
 }

@@ -52,6 +52,9 @@ type Config struct {
 	Logger            *slog.Logger
 }
 
+// ErrConfig wraps configuration errors: restarting cannot fix them.
+var ErrConfig = errors.New("invalid configuration")
+
 // ErrNoWiFi is returned by Run when RequireWiFi is set and there is no
 // AP-capable wireless interface.
 var ErrNoWiFi = errors.New("no AP-capable wireless interface")
@@ -156,7 +159,7 @@ type service struct {
 // Run runs the hotspot until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.setDefaults(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s := &service{cfg: cfg, log: cfg.Logger, started: time.Now()}
 	s.doc = status.Hotspot{
@@ -167,7 +170,13 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	statusErr := make(chan error, 1)
-	go func() { statusErr <- status.Serve(ctx, cfg.StatusAddr, status.Handler(s.document, s.writeMetrics)) }()
+	go func() {
+		err := status.Serve(ctx, cfg.StatusAddr, status.Handler(s.document, s.writeMetrics))
+		if err != nil {
+			cancel() // without its status endpoint the hotspot is invisible; stop
+		}
+		statusErr <- err
+	}()
 
 	err := s.runWithRetry(ctx)
 	cancel()

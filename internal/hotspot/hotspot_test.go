@@ -254,4 +254,29 @@ func TestNoWiFiIdles(t *testing.T) {
 	if !errors.Is(err, ErrNoWiFi) {
 		t.Errorf("RequireWiFi: err = %v, want ErrNoWiFi", err)
 	}
+
+	// A status address that is taken stops the daemon with an error.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(context.Background(), Config{
+			StateDir: t.TempDir(), Interface: "kbnowifi0", StatusAddr: ln.Addr().String(),
+			WiFiWait: 100 * time.Millisecond, Logger: discard(),
+		})
+	}()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+			t.Errorf("taken status address: err = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Run kept going without its status endpoint")
+	}
+	if err := Run(context.Background(), Config{Security: "wpa2", Logger: discard()}); !errors.Is(err, ErrConfig) {
+		t.Errorf("wpa2: err = %v, want ErrConfig", err)
+	}
 }
