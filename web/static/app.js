@@ -258,7 +258,13 @@ class App {
     });
     cam.addEventListener('click', async () => {
       cam.disabled = true;
-      const problem = await this.local.setCamera(!this.local.camera);
+      const on = !this.local.camera;
+      let problem = await this.local.setCamera(on);
+      // A camera still being released (the preview) can fail to start once.
+      if (problem === 'busy' || problem === 'failed') {
+        await new Promise((r) => setTimeout(r, 700));
+        problem = await this.local.setCamera(on);
+      }
       cam.disabled = false;
       if (problem) this.toast(problem);
       this.room.update({ cam: !!this.local.camera });
@@ -439,7 +445,10 @@ class App {
       hubSessions: this.hub.sessions,
       selfId: this.hub.selfId,
       room: this.roomName,
-      inCall: this.inCall,
+      inCall: this.inCall && this.room.inCall,
+      cam: !!this.local.camera,
+      micOn: this.local.micOn,
+      toast: byId('toast', HTMLElement).hidden ? '' : byId('toast', HTMLElement).textContent ?? '',
       roster: [...this.room.members.values()].map((m) => ({ id: m.id, name: m.name, cam: m.cam })),
       links: [...this.mesh.links.values()].map((l) => ({ id: l.id, state: l.pc.connectionState, dialer: l.dialer })),
       pcCreated: this.mesh.pcCreated,
