@@ -346,7 +346,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 		ip, err := s.table.offer(client, mac, hostname, addrFrom(req.RequestedIPAddress()), now)
 		s.mu.Unlock()
 		if err != nil {
-			s.drop("pool_full", "dhcpd: no address to offer", "mac", mac, "err", err)
+			s.drop("pool_full", "dhcpd: no address to offer", "mac", mac.String(), "err", err)
 			return nil, false
 		}
 		s.count(&s.stats.Offers)
@@ -359,7 +359,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 			s.mu.Lock()
 			s.table.withdrawOffer(client, now)
 			s.mu.Unlock()
-			s.drop("other_server", "dhcpd: request for another server", "mac", mac, "server", sid)
+			s.drop("other_server", "dhcpd: request for another server", "mac", mac.String(), "server", sid)
 			return nil, false
 		}
 		ip := addrFrom(req.RequestedIPAddress())
@@ -367,7 +367,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 			ip = addrFrom(req.ClientIPAddr) // renewing or rebinding
 		}
 		if !ip.IsValid() {
-			s.drop("no_address", "dhcpd: request names no address", "mac", mac)
+			s.drop("no_address", "dhcpd: request names no address", "mac", mac.String())
 			return nil, false
 		}
 		s.mu.Lock()
@@ -375,14 +375,14 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 		s.mu.Unlock()
 		if !ok {
 			s.count(&s.stats.Naks)
-			s.limited.Log(slog.LevelInfo, "nak", "dhcpd NAK: address not available to this client", "mac", mac, "ip", ip)
+			s.limited.Log(slog.LevelInfo, "nak", "dhcpd NAK: address not available to this client", "mac", mac.String(), "ip", ip)
 			return s.nak(req), false
 		}
 		s.count(&s.stats.Acks)
 		if renewed {
-			s.log.Debug("dhcpd renew", "mac", mac, "ip", ip)
+			s.log.Debug("dhcpd renew", "mac", mac.String(), "ip", ip)
 		} else {
-			s.log.Info("dhcpd lease", "mac", mac, "ip", ip, "hostname", hostname)
+			s.log.Info("dhcpd lease", "mac", mac.String(), "ip", ip, "hostname", hostname)
 		}
 		return s.reply(req, dhcpv4.MessageTypeAck, ip), true
 
@@ -392,7 +392,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 		changed := s.table.release(client, addrFrom(req.ClientIPAddr), now)
 		s.mu.Unlock()
 		if changed {
-			s.log.Info("dhcpd release", "mac", mac, "ip", req.ClientIPAddr)
+			s.log.Info("dhcpd release", "mac", mac.String(), "ip", req.ClientIPAddr)
 		}
 		return nil, changed
 
@@ -403,24 +403,24 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 		changed := s.table.decline(client, ip, now)
 		s.mu.Unlock()
 		if changed {
-			s.log.Warn("dhcpd decline: address in use by someone else; quarantined", "mac", mac, "ip", ip)
+			s.log.Warn("dhcpd decline: address in use by someone else; quarantined", "mac", mac.String(), "ip", ip)
 		}
 		return nil, changed
 
 	case dhcpv4.MessageTypeInform:
 		s.count(&s.stats.Informs)
 		if !addrFrom(req.ClientIPAddr).IsValid() {
-			s.drop("no_address", "dhcpd: INFORM without ciaddr", "mac", mac)
+			s.drop("no_address", "dhcpd: INFORM without ciaddr", "mac", mac.String())
 			return nil, false
 		}
 		s.count(&s.stats.Acks)
 		return s.reply(req, dhcpv4.MessageTypeAck, netip.Addr{}), false
 
 	case dhcpv4.MessageTypeNone:
-		s.drop("no_message_type", "dhcpd: BOOTP request without DHCP message type", "mac", mac)
+		s.drop("no_message_type", "dhcpd: BOOTP request without DHCP message type", "mac", mac.String())
 		return nil, false
 	default:
-		s.drop("unexpected_type", "dhcpd: unexpected message type", "mac", mac, "type", req.MessageType())
+		s.drop("unexpected_type", "dhcpd: unexpected message type", "mac", mac.String(), "type", req.MessageType())
 		return nil, false
 	}
 }
