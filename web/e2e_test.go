@@ -1005,6 +1005,23 @@ func TestBrowserMessages(t *testing.T) {
 		tb.run(chromedp.WaitNotVisible(chromedp.ID("banner")))
 	})
 
+	t.Run("page not in a secure context", func(t *testing.T) {
+		// What a guest gets on a plain-http address: the camera is off
+		// limits there, so the page sends them to https and the certificate step.
+		ctx, cancel := chromedp.NewContext(b.ctx)
+		defer cancel()
+		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: `Object.defineProperty(window, 'isSecureContext', { value: false });`}); err != nil {
+			t.Fatal(err)
+		}
+		tb := &tab{t: t, name: "insecure", ctx: ctx, cancel: cancel}
+		tb.run(chromedp.Navigate(hub.url))
+		text := value(tb, chromedp.Text(chromedp.ID("fatal-notice"), chromedp.NodeVisible))
+		if !strings.Contains(text, "https://") || !strings.Contains(text, "Advanced → Proceed") {
+			t.Errorf("insecure-context message %q does not give the https address and the certificate step", text)
+		}
+	})
+
 	t.Run("browser without WebRTC", func(t *testing.T) {
 		ctx, cancel := chromedp.NewContext(b.ctx)
 		defer cancel()
