@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -24,7 +25,7 @@ const exitDontRestart = 125
 
 func main() {
 	var cfg hotspot.Config
-	var address, modules string
+	var address, modules, adminMACs string
 	var debug bool
 	flag.StringVar(&cfg.StateDir, "state", "/perm/kibitzbox", "state directory (wifi.json, leases.json)")
 	flag.StringVar(&cfg.Interface, "iface", "", "wireless interface (default: the first AP-capable one)")
@@ -43,6 +44,8 @@ func main() {
 	flag.DurationVar(&cfg.WiFiWait, "wifi-wait", hotspot.DefaultWiFiWait, "how long to wait for the interface at start")
 	flag.IntVar(&cfg.MaxStations, "max-stations", hotspot.DefaultMaxStations, "most stations at once (the driver's limit wins if lower)")
 	flag.DurationVar(&cfg.InactivityTimeout, "inactivity", hotspot.DefaultInactivity, "drop stations idle this long (softmac radios)")
+	flag.BoolVar(&cfg.GuardAdmin, "guard-admin", true, "drop Wi-Fi guests' connections to gokrazy's admin UI (TCP 8880, 8443) with nftables")
+	flag.StringVar(&adminMACs, "admin-mac", "", "comma-separated MAC addresses of operator laptops that may still reach the admin UI over Wi-Fi")
 	flag.BoolVar(&debug, "debug", false, "log debug messages")
 	flag.Parse()
 
@@ -57,6 +60,14 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Address = p
+	for _, m := range strings.FieldsFunc(adminMACs, func(r rune) bool { return r == ',' }) {
+		mac, err := net.ParseMAC(strings.TrimSpace(m))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hotspot: --admin-mac %q: %v\n", m, err)
+			os.Exit(exitDontRestart)
+		}
+		cfg.AdminMACs = append(cfg.AdminMACs, mac)
+	}
 	if modules != "" {
 		cfg.Modules = strings.Split(modules, ",")
 	}

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/kibitzbox/kibitzbox/internal/adminguard"
 	"github.com/kibitzbox/kibitzbox/internal/dhcpd"
 	"github.com/kibitzbox/kibitzbox/internal/dnsd"
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
@@ -48,8 +50,12 @@ type Config struct {
 	WiFiWait          time.Duration
 	MaxStations       int
 	InactivityTimeout time.Duration
-	Version           string
-	Logger            *slog.Logger
+	// GuardAdmin drops TCP to gokrazy's admin ports arriving on the AP
+	// interface (internal/adminguard), except from AdminMACs.
+	GuardAdmin bool
+	AdminMACs  []net.HardwareAddr
+	Version    string
+	Logger     *slog.Logger
 }
 
 // ErrConfig wraps configuration errors: restarting cannot fix them.
@@ -280,6 +286,14 @@ func (s *service) run(ctx context.Context) error {
 	if err := s.configureInterface(nl, ifc); err != nil {
 		return err
 	}
+	if cfg.GuardAdmin {
+		s.guardAdmin(ifc.Name)
+		defer func() {
+			if err := adminguard.Remove(0); err != nil {
+				s.log.Warn("removing the admin UI guard", "err", err)
+			}
+		}()
+	}
 	ap, err := StartAP(ctx, APConfig{
 		Interface: ifc, Wiphy: wiphy, SSID: id.SSID, Hidden: cfg.Hidden, Channel: cfg.Channel,
 		Country: cfg.Country, APIsolate: cfg.APIsolate, MaxStations: maxSta,
@@ -310,6 +324,21 @@ func (s *service) run(ctx context.Context) error {
 	case err := <-svcErr:
 		return err
 	}
+}
+
+// guardAdmin keeps guests off gokrazy's admin UI. A failure is logged and
+// shown in the status but does not stop the AP: guests still need Wi-Fi,
+// and the UI itself asks for a password.
+func (s *service) guardAdmin(ifname string) {
+	err := adminguard.Install(adminguard.Config{Interface: ifname, AllowMACs: s.cfg.AdminMACs})
+	s.mu.Lock()
+	s.doc.AdminGuard = err == nil
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("could not keep guests off the admin UI", "iface", ifname, "err", err)
+		return
+	}
+	s.log.Info("admin UI closed to the Wi-Fi", "iface", ifname, "ports", adminguard.DefaultPorts, "allowed_macs", len(s.cfg.AdminMACs))
 }
 
 func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, ifname string, errs chan<- error) error {

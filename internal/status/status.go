@@ -91,6 +91,8 @@ type Hotspot struct {
 	// WiFiQR is the WIFI: payload for the join QR code.
 	WiFiQR      string `json:"wifi_qr"`
 	MaxStations int    `json:"max_stations"`
+	// AdminGuard reports whether guests are kept off gokrazy's admin UI.
+	AdminGuard bool `json:"admin_guard"`
 
 	Stations     []Station     `json:"stations"`
 	Leases       []Lease       `json:"leases"`
