@@ -231,7 +231,9 @@ func tuneGC() {
 
 // advertiseAddrs parses --advertise or, when empty, finds this machine's
 // private IPv4 addresses (192.168/16 first, then 10/8, then the rest, like
-// the original hub), falling back to loopback.
+// the original hub). Without one it takes another address of this machine
+// and only then loopback: a browser never uses loopback for WebRTC, and
+// the hub's replies to it would leave from another address and be ignored.
 func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 	var out []netip.Addr
 	if strings.TrimSpace(flagValue) != "" {
@@ -248,6 +250,7 @@ func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 	if err != nil {
 		log.Warn("list interfaces", "err", err)
 	}
+	var public []netip.Addr
 	for _, ifc := range ifaces {
 		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || virtualInterface(ifc.Name) {
 			continue
@@ -258,10 +261,15 @@ func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 		}
 		for _, ia := range addrs {
 			p, err := netip.ParsePrefix(ia.String())
-			if err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() {
+			if err != nil || !p.Addr().Is4() {
 				continue
 			}
-			out = append(out, p.Addr())
+			switch a := p.Addr(); {
+			case a.IsPrivate():
+				out = append(out, a)
+			case a.IsGlobalUnicast():
+				public = append(public, a)
+			}
 		}
 	}
 	rank := func(a netip.Addr) int {
@@ -275,8 +283,12 @@ func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 		return 2
 	}
 	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
+	if len(out) == 0 && len(public) > 0 {
+		log.Warn("no private LAN address found; advertising a non-private one", "addr", public[0])
+		out = public[:1]
+	}
 	if len(out) == 0 {
-		log.Warn("no private LAN address found; advertising 127.0.0.1 (only this computer can join)")
+		log.Warn("no network address found; advertising 127.0.0.1 (only Go clients on this computer can join, not browsers)")
 		out = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -22,9 +23,15 @@ func TestAdvertiseAndTURNClientFlags(t *testing.T) {
 	if err != nil || len(auto) == 0 {
 		t.Fatalf("automatic advertise: %v %v", auto, err)
 	}
+	hasPrivate, hasOther := machineIPv4()
 	for _, a := range auto {
-		if !a.Is4() || !(a.IsPrivate() || a.IsLoopback()) {
+		switch {
+		case !a.Is4():
 			t.Fatalf("advertised %v", a)
+		case hasPrivate && !a.IsPrivate():
+			t.Errorf("advertised %v although this machine has a private address", a)
+		case (hasPrivate || hasOther) && a.IsLoopback():
+			t.Errorf("advertised loopback although this machine has a network address; browsers would fail")
 		}
 	}
 	nets, err := turnClientNets("", []netip.Addr{netip.MustParseAddr("10.99.7.1")})
@@ -41,4 +48,28 @@ func TestAdvertiseAndTURNClientFlags(t *testing.T) {
 	if !virtualInterface("docker0") || !virtualInterface("veth12") || virtualInterface("wlan0") || virtualInterface("eth0") {
 		t.Fatal("virtual interface filter")
 	}
+}
+
+// machineIPv4 reports whether an up, non-loopback, non-virtual interface
+// has a private, or any other unicast, IPv4 address.
+func machineIPv4() (private, other bool) {
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || virtualInterface(ifc.Name) {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, ia := range addrs {
+			p, err := netip.ParsePrefix(ia.String())
+			if err != nil || !p.Addr().Is4() {
+				continue
+			}
+			if p.Addr().IsPrivate() {
+				private = true
+			} else if p.Addr().IsGlobalUnicast() {
+				other = true
+			}
+		}
+	}
+	return private, other
 }
