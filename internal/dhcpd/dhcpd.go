@@ -19,6 +19,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/ratelog"
 	"github.com/kibitzbox/kibitzbox/internal/statefile"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 )
@@ -55,7 +56,7 @@ const maxPoolSize = 1 << 16
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	limited *rateLog
+	limited *ratelog.Logger
 	now     func() time.Time
 
 	mask net.IPMask
@@ -98,7 +99,7 @@ func newServer(cfg Config, now func() time.Time) (*Server, error) {
 		table: newLeaseTable(cfg.ServerIP, cfg.PoolStart, cfg.PoolEnd, cfg.LeaseTime),
 		stats: Stats{Drops: map[string]uint64{}},
 	}
-	s.limited = newRateLog(s.log, 10*time.Second, func() time.Time { return s.now() })
+	s.limited = ratelog.New(s.log, 10*time.Second, func() time.Time { return s.now() })
 	sip := net.IP(cfg.ServerIP.AsSlice())
 	s.opts = []dhcpv4.Option{
 		dhcpv4.OptServerIdentifier(sip),

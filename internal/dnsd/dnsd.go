@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/ratelog"
 )
 
 // Config configures a Server.
@@ -52,7 +53,7 @@ const maxTCPConns = 64
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	limited *rateLog
+	limited *ratelog.Logger
 	ttl     uint32
 
 	answered, empty, nxdomain, refused, formerr, notimp, invalid atomic.Uint64
@@ -92,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, ttl: uint32(cfg.TTL / time.Second)}
-	s.limited = newRateLog(s.log, 10*time.Second, time.Now)
+	s.limited = ratelog.New(s.log, 10*time.Second, time.Now)
 	return s, nil
 }
 

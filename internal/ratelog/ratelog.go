@@ -1,4 +1,6 @@
-package dhcpd
+// Package ratelog logs at most one line per reason and interval, so that a
+// client flooding bad packets cannot flood the log.
+package ratelog
 
 import (
 	"context"
@@ -7,10 +9,9 @@ import (
 	"time"
 )
 
-// rateLog logs at most one line per reason and interval, so that a client
-// flooding bad packets cannot flood the log; the next line says how many
-// were suppressed in between.
-type rateLog struct {
+// Logger logs at most one line per reason and interval; the next line says
+// how many were suppressed in between.
+type Logger struct {
 	log      *slog.Logger
 	interval time.Duration
 	now      func() time.Time
@@ -20,14 +21,15 @@ type rateLog struct {
 	held map[string]int
 }
 
-func newRateLog(log *slog.Logger, interval time.Duration, now func() time.Time) *rateLog {
-	return &rateLog{log: log, interval: interval, now: now, last: map[string]time.Time{}, held: map[string]int{}}
+// New returns a Logger writing to log. now is the clock (time.Now outside tests).
+func New(log *slog.Logger, interval time.Duration, now func() time.Time) *Logger {
+	return &Logger{log: log, interval: interval, now: now, last: map[string]time.Time{}, held: map[string]int{}}
 }
 
 // Log logs msg at level for reason unless a line for reason was logged
 // within the interval. The set of reasons is fixed by the code, so the maps
 // stay small.
-func (r *rateLog) Log(level slog.Level, reason, msg string, args ...any) {
+func (r *Logger) Log(level slog.Level, reason, msg string, args ...any) {
 	r.mu.Lock()
 	now := r.now()
 	last, seen := r.last[reason]
