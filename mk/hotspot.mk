@@ -12,7 +12,7 @@ hotspot:
 
 # Just the hotspot's tests, verbose (the VM test prints each guest step).
 hotspot-test:
-	$(GO) test -count=1 -v ./internal/nl80211/ ./internal/ieee80211/ ./internal/hotspot/... ./cmd/hotspot/
+	$(GO) test -count=1 -v ./internal/nl80211/ ./internal/ieee80211/ ./internal/wpa/ ./internal/hotspot/... ./cmd/hotspot/
 
 # Raspberry Pi Wi-Fi firmware for the image (mk/image.mk calls this target;
 # config.json maps $(FIRMWARE_DIR), default bin/firmware, to /lib/firmware).

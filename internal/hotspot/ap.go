@@ -17,12 +17,10 @@ import (
 )
 
 // Authenticator decides who may pass data after association. The open
-// network authorizes at once. A WPA2 authenticator (issue 8) returns RSN
+// network authorizes at once. WPA2 (WPA2Authenticator) returns RSN
 // settings and its RSN element, refuses requests without a matching RSN
-// element in Check, keeps stations unauthorized in Associated, runs the
-// 4-way handshake over EAPOL (frames arrive in EAPOL; it answers with
-// nl80211 CONTROL_PORT_FRAME, installs keys with NEW_KEY) and finally
-// authorizes the station with nl80211's SET_STATION.
+// element in Check, keeps stations unauthorized until its 4-way handshake
+// over EAPOL has installed their key, and then authorizes them.
 type Authenticator interface {
 	// Security is "open" or "wpa2".
 	Security() string
@@ -31,12 +29,16 @@ type Authenticator interface {
 	// Elements returns extra elements (e.g. RSN) for beacons and probe
 	// responses.
 	Elements() []byte
+	// Start is called once the AP beacons; goroutines it starts end with
+	// ctx.
+	Start(ctx context.Context, ap *AP) error
 	// Check vets a (re)association request before the station is added;
 	// a non-zero 802.11 status code refuses it.
 	Check(mac net.HardwareAddr, req ieee80211.AssocRequest) uint16
-	// Associated is called after the station was added to the kernel.
-	// It returns whether the station is authorized right away.
-	Associated(mac net.HardwareAddr, req ieee80211.AssocRequest) bool
+	// Associated is called after the station was added to the kernel (not
+	// authorized unless Security is open) and, on softmac radios, after
+	// the association response went out.
+	Associated(mac net.HardwareAddr, req ieee80211.AssocRequest)
 	// EAPOL receives the EAPOL frames a station sent (control port).
 	EAPOL(mac net.HardwareAddr, frame []byte)
 	// Left is called when a station is gone.
@@ -46,16 +48,15 @@ type Authenticator interface {
 // OpenAuthenticator is the open network: everyone who associates may talk.
 type OpenAuthenticator struct{}
 
-func (OpenAuthenticator) Security() string               { return SecurityOpen }
-func (OpenAuthenticator) RSN() *nl80211.RSN              { return nil }
-func (OpenAuthenticator) Elements() []byte               { return nil }
-func (OpenAuthenticator) EAPOL(net.HardwareAddr, []byte) {}
-func (OpenAuthenticator) Left(net.HardwareAddr)          {}
+func (OpenAuthenticator) Security() string                                    { return SecurityOpen }
+func (OpenAuthenticator) RSN() *nl80211.RSN                                   { return nil }
+func (OpenAuthenticator) Elements() []byte                                    { return nil }
+func (OpenAuthenticator) Start(context.Context, *AP) error                    { return nil }
+func (OpenAuthenticator) EAPOL(net.HardwareAddr, []byte)                      {}
+func (OpenAuthenticator) Left(net.HardwareAddr)                               {}
+func (OpenAuthenticator) Associated(net.HardwareAddr, ieee80211.AssocRequest) {}
 func (OpenAuthenticator) Check(net.HardwareAddr, ieee80211.AssocRequest) uint16 {
 	return ieee80211.StatusSuccess
-}
-func (OpenAuthenticator) Associated(net.HardwareAddr, ieee80211.AssocRequest) bool {
-	return true
 }
 
 // APConfig is what StartAP needs.
@@ -149,27 +150,23 @@ func StartAP(ctx context.Context, cfg APConfig) (*AP, error) {
 		frames:   map[string]uint64{},
 		done:     make(chan struct{}),
 	}
-	capab := ieee80211.CapESS
-	if cfg.Auth.RSN() != nil {
-		capab |= ieee80211.CapPrivacy
-	}
-	ap.bss = ieee80211.BSS{
-		BSSID:          cfg.Interface.MAC,
-		SSID:           cfg.SSID,
-		Hidden:         cfg.Hidden,
-		Channel:        cfg.Channel,
-		BeaconInterval: 100,
-		Capability:     capab,
-		Rates:          ieee80211.RatesFor(cfg.Channel),
-		Country:        countryElement(cfg.Country, cfg.Wiphy, cfg.Channel),
-		ExtraTail:      cfg.Auth.Elements(),
-	}
+	ap.bss = buildBSS(cfg)
 	if err := ap.start(); err != nil {
 		req.Close()
 		events.Close()
 		return nil, err
 	}
-	go ap.run(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	if err := cfg.Auth.Start(ctx, ap); err != nil {
+		cancel()
+		events.Close() // the owner socket: closing it stops the AP
+		if serr := req.StopAP(ap.ifindex); serr != nil && !errors.Is(serr, unix.ENOENT) {
+			log.Debug("stop AP", "err", serr)
+		}
+		req.Close()
+		return nil, fmt.Errorf("start %s authenticator: %w", cfg.Auth.Security(), err)
+	}
+	go ap.run(ctx, cancel)
 	return ap, nil
 }
 
@@ -188,18 +185,7 @@ func (ap *AP) start() error {
 	} else if err := ap.events.JoinMLME(); err != nil {
 		return err
 	}
-	p := nl80211.StartAP{
-		Ifindex:        ap.ifindex,
-		BeaconHead:     ap.bss.BeaconHead(),
-		BeaconTail:     ap.bss.BeaconTail(),
-		BeaconInterval: int(ap.bss.BeaconInterval),
-		DTIMPeriod:     2,
-		SSID:           ap.cfg.SSID,
-		Hidden:         ap.cfg.Hidden,
-		FreqMHz:        ap.freq,
-		RSN:            ap.cfg.Auth.RSN(),
-		SocketOwner:    true,
-	}
+	p := startAPMessage(ap.cfg, &ap.bss)
 	err := ap.events.StartAP(p)
 	if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EALREADY) {
 		// An AP left over from a process that did not own its socket.
@@ -272,15 +258,49 @@ func countryElement(alpha2 string, w *nl80211.Wiphy, channel int) []byte {
 	return ieee80211.CountryElement(alpha2, first, n, power)
 }
 
+// buildBSS describes the network the AP announces.
+func buildBSS(cfg APConfig) ieee80211.BSS {
+	capab := ieee80211.CapESS
+	if cfg.Auth.RSN() != nil {
+		capab |= ieee80211.CapPrivacy
+	}
+	return ieee80211.BSS{
+		BSSID:          cfg.Interface.MAC,
+		SSID:           cfg.SSID,
+		Hidden:         cfg.Hidden,
+		Channel:        cfg.Channel,
+		BeaconInterval: 100,
+		Capability:     capab,
+		Rates:          ieee80211.RatesFor(cfg.Channel),
+		Country:        countryElement(cfg.Country, cfg.Wiphy, cfg.Channel),
+		ExtraTail:      cfg.Auth.Elements(),
+	}
+}
+
+// startAPMessage is the START_AP request for cfg.
+func startAPMessage(cfg APConfig, bss *ieee80211.BSS) nl80211.StartAP {
+	return nl80211.StartAP{
+		Ifindex:        cfg.Interface.Index,
+		BeaconHead:     bss.BeaconHead(),
+		BeaconTail:     bss.BeaconTail(),
+		BeaconInterval: int(bss.BeaconInterval),
+		DTIMPeriod:     2,
+		SSID:           cfg.SSID,
+		Hidden:         cfg.Hidden,
+		FreqMHz:        nl80211.ChannelToFreq(cfg.Channel),
+		RSN:            cfg.Auth.RSN(),
+		SocketOwner:    true,
+	}
+}
+
 // Softmac reports whether this AP runs the userspace MLME.
 func (ap *AP) Softmac() bool { return ap.softmac }
 
 // Done is closed when the AP has stopped.
 func (ap *AP) Done() <-chan struct{} { return ap.done }
 
-func (ap *AP) run(ctx context.Context) {
+func (ap *AP) run(ctx context.Context, cancel context.CancelFunc) {
 	defer close(ap.done)
-	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		<-ctx.Done()
@@ -332,10 +352,26 @@ func (ap *AP) handleEvent(ev nl80211.Event) {
 			ap.cfg.Auth.EAPOL(ev.MAC, ev.Frame)
 		}
 	case nl80211.CmdNewStation:
+		if ap.softmac || ev.MAC == nil {
+			return // our own NEW_STATION echoed back
+		}
 		ap.count("fullmac_join")
 		ap.log.Info("station associated", "mac", ev.MAC.String())
+		// The firmware did the association; its request's elements come
+		// with the event, and the authenticator vets them.
+		req := ieee80211.AssocRequest{IEs: ev.IE}
+		if st := ap.cfg.Auth.Check(ev.MAC, req); st != ieee80211.StatusSuccess {
+			ap.log.Warn("station refused after association", "mac", ev.MAC.String(), "status", st)
+			ap.Deauthenticate(ev.MAC, ieee80211.ReasonUnspecified)
+			return
+		}
+		ap.cfg.Auth.Associated(ev.MAC, req)
 	case nl80211.CmdDelStation:
+		if ap.softmac || ev.MAC == nil {
+			return
+		}
 		ap.count("fullmac_leave")
+		ap.cfg.Auth.Left(ev.MAC)
 		ap.log.Info("station left", "mac", ev.MAC.String())
 	}
 }
@@ -510,7 +546,7 @@ func (ap *AP) handleAssoc(f ieee80211.Frame, reassoc bool) {
 	st.aid = aid
 	ap.mu.Unlock()
 
-	authorized := ap.cfg.Auth.Associated(mac, req)
+	authorized := ap.cfg.Auth.Security() == SecurityOpen
 	err = ap.req.NewStation(nl80211.NewStation{
 		Ifindex: ap.ifindex, MAC: mac, AID: aid,
 		ListenInterval: int(req.ListenInterval), Rates: req.Rates, Authorized: authorized,
@@ -532,6 +568,7 @@ func (ap *AP) handleAssoc(f ieee80211.Frame, reassoc bool) {
 	ap.mu.Unlock()
 	ap.send(ap.bss.AssocResponse(mac, reassoc, ieee80211.StatusSuccess, aid))
 	ap.log.Info("station associated", "mac", mac.String(), "aid", aid, "reassoc", reassoc, "authorized", authorized)
+	ap.cfg.Auth.Associated(mac, req)
 }
 
 // freeAIDLocked returns the lowest unused association ID, or 0 when
@@ -557,6 +594,30 @@ func (ap *AP) freeAIDLocked() int {
 }
 
 func (ap *AP) removeStation(mac net.HardwareAddr, why string) {
+	if ap.forgetStation(mac) {
+		ap.cfg.Auth.Left(mac)
+		ap.log.Info(why, "mac", mac.String())
+	}
+}
+
+// Deauthenticate sends sta a deauthentication and removes it from the
+// kernel (for fullmac drivers DEL_STATION does both). It does not tell the
+// authenticator, which calls it.
+func (ap *AP) Deauthenticate(mac net.HardwareAddr, reason uint16) error {
+	if !ap.softmac {
+		if err := ap.req.DelStation(ap.ifindex, mac); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+		return nil
+	}
+	ap.send(ap.bss.Deauth(mac, false, reason))
+	ap.forgetStation(mac)
+	return nil
+}
+
+// forgetStation removes mac from the MLME and the kernel and reports
+// whether it was associated.
+func (ap *AP) forgetStation(mac net.HardwareAddr) bool {
 	ap.mu.Lock()
 	st, ok := ap.stations[mac.String()]
 	delete(ap.stations, mac.String())
@@ -566,13 +627,12 @@ func (ap *AP) removeStation(mac net.HardwareAddr, why string) {
 	}
 	ap.mu.Unlock()
 	if !wasAssociated {
-		return
+		return false
 	}
 	if err := ap.req.DelStation(ap.ifindex, mac); err != nil && !errors.Is(err, unix.ENOENT) {
 		ap.log.Warn("could not remove station", "mac", mac.String(), "err", err)
 	}
-	ap.cfg.Auth.Left(mac)
-	ap.log.Info(why, "mac", mac.String())
+	return true
 }
 
 // housekeep drops idle stations (softmac only: fullmac firmware does it).

@@ -39,7 +39,13 @@ type Config struct {
 	Address    netip.Prefix // the box's address on the AP, e.g. 10.42.0.1/24
 	StatusAddr string
 	CaptiveURL string
-	Security   string
+	// Security is "wpa2" (the default) or "open".
+	Security string
+	// EAPOLTransport is "auto", "nl80211" or "packet" (see ChooseWPA2Mode).
+	EAPOLTransport string
+	// SysRoot is where /proc and /sys are ("/" unless testing); it is read
+	// to recognise chips with a broken encrypted AP mode.
+	SysRoot string
 	// RequireWiFi makes Run return ErrNoWiFi when there is no AP-capable
 	// interface; otherwise it stays idle and keeps looking.
 	RequireWiFi bool
@@ -106,12 +112,21 @@ func (c *Config) setDefaults() error {
 		c.StatusAddr = status.HotspotAddr
 	}
 	switch c.Security {
-	case "", SecurityOpen:
-		c.Security = SecurityOpen
-	case SecurityWPA2:
-		return errors.New("security wpa2 is not implemented yet (issue 8); use --security=open")
+	case "":
+		c.Security = SecurityWPA2
+	case SecurityOpen, SecurityWPA2:
 	default:
-		return fmt.Errorf("security %q: want open", c.Security)
+		return fmt.Errorf("security %q: want wpa2 or open", c.Security)
+	}
+	switch c.EAPOLTransport {
+	case "":
+		c.EAPOLTransport = EAPOLAuto
+	case EAPOLAuto, EAPOLNL80211, EAPOLPacket:
+	default:
+		return fmt.Errorf("EAPOL transport %q: want auto, nl80211 or packet", c.EAPOLTransport)
+	}
+	if c.SysRoot == "" {
+		c.SysRoot = "/"
 	}
 	if c.SSID != "" {
 		if err := ValidateSSID(c.SSID); err != nil {
@@ -155,11 +170,12 @@ type service struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu   sync.Mutex
-	doc  status.Hotspot
-	ap   *AP
-	dhcp *dhcpd.Server
-	dns  *dnsd.Server
+	mu           sync.Mutex
+	doc          status.Hotspot
+	authFailures uint64
+	ap           *AP
+	dhcp         *dhcpd.Server
+	dns          *dnsd.Server
 }
 
 // Run runs the hotspot until ctx ends.
@@ -256,10 +272,6 @@ func (s *service) run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.doc.SSID, s.doc.Interface = id.SSID, ifc.Name
-	s.doc.WiFiQR = WiFiQR(cfg.Security, id.SSID, id.Passphrase, cfg.Hidden)
-	if cfg.Security != SecurityOpen {
-		s.doc.Passphrase = id.Passphrase
-	}
 	s.mu.Unlock()
 
 	nl, err := nl80211.Dial()
@@ -283,6 +295,10 @@ func (s *service) run(ctx context.Context) error {
 		"ap_sme", wiphy.APSME, "ap_psk_offload", wiphy.HasExtFeature(nl80211.ExtFeature4WayHandshakeAPPSK),
 		"max_ap_stations", wiphy.MaxAPAssocSta, "usable_channels", usableChannels(wiphy))
 
+	auth, err := s.authenticator(ifc, wiphy, id)
+	if err != nil {
+		return err
+	}
 	if err := s.configureInterface(nl, ifc); err != nil {
 		return err
 	}
@@ -297,7 +313,7 @@ func (s *service) run(ctx context.Context) error {
 	ap, err := StartAP(ctx, APConfig{
 		Interface: ifc, Wiphy: wiphy, SSID: id.SSID, Hidden: cfg.Hidden, Channel: cfg.Channel,
 		Country: cfg.Country, APIsolate: cfg.APIsolate, MaxStations: maxSta,
-		InactivityTimeout: cfg.InactivityTimeout, Auth: OpenAuthenticator{}, Logger: s.log,
+		InactivityTimeout: cfg.InactivityTimeout, Auth: auth, Logger: s.log,
 	})
 	if err != nil {
 		return err
@@ -339,6 +355,55 @@ func (s *service) guardAdmin(ifname string) {
 		return
 	}
 	s.log.Info("admin UI closed to the Wi-Fi", "iface", ifname, "ports", adminguard.DefaultPorts, "allowed_macs", len(s.cfg.AdminMACs))
+}
+
+// authenticator returns the network's security: WPA2 unless asked for
+// open or the chip cannot do it. The status shows what is in effect.
+func (s *service) authenticator(ifc nl80211.Interface, wiphy *nl80211.Wiphy, id Identity) (Authenticator, error) {
+	cfg := s.cfg
+	security, fallback := cfg.Security, ""
+	if security == SecurityWPA2 {
+		if why := BrokenEncryptedAP(cfg.SysRoot, ifc.Name); why != "" {
+			s.log.Warn("WPA2 is not possible on this chip; falling back to an OPEN network", "reason", why)
+			security, fallback = SecurityOpen, why
+		}
+	}
+	var auth Authenticator = OpenAuthenticator{}
+	if security == SecurityWPA2 {
+		mode, err := ChooseWPA2Mode(wiphy, cfg.EAPOLTransport)
+		if err != nil {
+			return nil, err
+		}
+		w, err := NewWPA2Authenticator(mode, id.SSID, id.Passphrase, s.log, s.authFailed)
+		if err != nil {
+			return nil, err
+		}
+		s.log.Info("WPA2-PSK (CCMP)", "handshake", mode.String())
+		auth = w
+	}
+	s.mu.Lock()
+	s.doc.Security, s.doc.SecurityFallback, s.doc.Passphrase = security, fallback, ""
+	if security == SecurityWPA2 {
+		s.doc.Passphrase = id.Passphrase
+	}
+	s.doc.WiFiQR = WiFiQR(security, id.SSID, id.Passphrase, cfg.Hidden)
+	s.mu.Unlock()
+	return auth, nil
+}
+
+// maxAuthFailures bounds the failures the status keeps (newest last).
+const maxAuthFailures = 20
+
+// authFailed records a station that failed the WPA2 handshake. It runs on
+// the authenticator's goroutine and must not block.
+func (s *service) authFailed(mac net.HardwareAddr, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.doc.AuthFailures = append(s.doc.AuthFailures, status.AuthFailure{MAC: mac.String(), Reason: reason, At: time.Now().UTC()})
+	if n := len(s.doc.AuthFailures); n > maxAuthFailures {
+		s.doc.AuthFailures = slices.Clone(s.doc.AuthFailures[n-maxAuthFailures:])
+	}
+	s.authFailures++
 }
 
 func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, ifname string, errs chan<- error) error {
@@ -538,6 +603,10 @@ func (s *service) writeMetrics(w *metrics.Writer) {
 			w.Counter("kb_hotspot_mgmt_frames_total", "Management frames handled by the userspace MLME, by kind.", float64(frames[k]), metrics.Labels{"kind": k})
 		}
 	}
+	s.mu.Lock()
+	failures := s.authFailures
+	s.mu.Unlock()
+	w.Counter("kb_hotspot_auth_failures_total", "Stations that failed the WPA2 handshake (wrong passphrase, timeout).", float64(failures), nil)
 	if dhcp != nil {
 		dhcp.WriteMetrics(w)
 	}

@@ -170,8 +170,8 @@ func TestCountryElementFromChannels(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	for _, c := range []Config{
-		{Security: SecurityWPA2},
 		{Security: "wep"},
+		{EAPOLTransport: "carrier-pigeon"},
 		{Country: "DEU"},
 		{Channel: 15},
 		{Address: netip.MustParsePrefix("10.42.0.1/30")},
@@ -182,7 +182,8 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 	var c Config
-	if err := c.setDefaults(); err != nil || c.Channel != 6 || c.Country != "00" || c.Address != DefaultAddress {
+	if err := c.setDefaults(); err != nil || c.Channel != 6 || c.Country != "00" || c.Address != DefaultAddress ||
+		c.Security != SecurityWPA2 || c.EAPOLTransport != EAPOLAuto {
 		t.Errorf("defaults: %+v %v", c, err)
 	}
 }
@@ -276,7 +277,7 @@ func TestNoWiFiIdles(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("Run kept going without its status endpoint")
 	}
-	if err := Run(context.Background(), Config{Security: "wpa2", Logger: discard()}); !errors.Is(err, ErrConfig) {
-		t.Errorf("wpa2: err = %v, want ErrConfig", err)
+	if err := Run(context.Background(), Config{Security: "wep", Logger: discard()}); !errors.Is(err, ErrConfig) {
+		t.Errorf("wep: err = %v, want ErrConfig", err)
 	}
 }

@@ -51,6 +51,7 @@ const (
 	StatusUnspecified          uint16 = 1
 	StatusUnsupportedAuthAlg   uint16 = 13
 	StatusAPFull               uint16 = 17
+	StatusInvalidElement       uint16 = 40
 	ReasonUnspecified          uint16 = 1
 	ReasonInactivity           uint16 = 4
 	ReasonClass2FromNonAuthSTA uint16 = 6

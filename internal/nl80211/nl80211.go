@@ -638,6 +638,9 @@ type Event struct {
 	FreqMHz   int
 	SignalDBm int
 	MAC       net.HardwareAddr
+	// IE holds the association request's elements in NEW_STATION events
+	// from fullmac drivers.
+	IE []byte
 }
 
 // Receive blocks until the kernel sends events (frames registered with
@@ -673,6 +676,8 @@ func (c *Conn) Receive() ([]Event, error) {
 				ev.SignalDBm = int(int32(ad.Uint32()))
 			case AttrMAC:
 				ev.MAC = net.HardwareAddr(append([]byte(nil), ad.Bytes()...))
+			case AttrIE:
+				ev.IE = append([]byte(nil), ad.Bytes()...)
 			}
 		}
 		if ad.Err() != nil {

@@ -24,14 +24,18 @@ import (
 const vmTimeout = 10 * time.Minute
 
 // hwsimModules are loaded in this order by the guest's init.
-var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio_ring", "virtio", "mac80211_hwsim"}
+// (ctr and ccm are CCMP's crypto for WPA2.)
+var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio_ring", "virtio", "ctr", "ccm", "mac80211_hwsim"}
 
 // guestSteps are the checks init.sh reports, in order.
 var guestSteps = []string{
 	"modules", "netns", "bad-channel", "hotspot-start", "scan", "associate", "station-arrives",
 	"dhcp", "dns", "http", "lease-status", "join-b", "dhcp-b", "isolate",
-	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone", "hotspot-restart", "identity-regenerated",
-	"hidden", "rejoin", "redhcp", "rehttp", "rejoin-b", "redhcp-b", "no-isolate", "hotspot-stop",
+	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone",
+	// WPA2 from here on.
+	"hotspot-restart", "identity-regenerated", "wpa2-status", "hidden", "rescan",
+	"rejoin", "rejoin-b", "redhcp", "redhcp-b", "rehttp", "rehttp-b", "no-isolate", "wpa2-authorized",
+	"sniff", "wrong-pass", "hotspot-restart-wpa2", "rejoin-wpa2", "rejoin-wpa2-ping", "hotspot-stop",
 }
 
 func TestHotspotInVM(t *testing.T) {
@@ -43,9 +47,11 @@ func TestHotspotInVM(t *testing.T) {
 	work := t.TempDir()
 	hotspotBin := filepath.Join(work, "hotspot")
 	injectBin := filepath.Join(work, "frameinject")
+	sniffBin := filepath.Join(work, "framesniff")
 	for bin, pkg := range map[string]string{
 		hotspotBin: "github.com/kibitzbox/kibitzbox/cmd/hotspot",
 		injectBin:  "github.com/kibitzbox/kibitzbox/internal/hotspot/vmtest/frameinject",
+		sniffBin:   "github.com/kibitzbox/kibitzbox/internal/hotspot/vmtest/framesniff",
 	} {
 		build := exec.Command(gocmd, "build", "-o", bin, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -66,6 +72,7 @@ func TestHotspotInVM(t *testing.T) {
 	rd.addBytes("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/bin/sh\n"))
 	must(t, rd.addFile("hotspot", hotspotBin))
 	must(t, rd.addFile("frameinject", injectBin))
+	must(t, rd.addFile("framesniff", sniffBin))
 	for dst, src := range map[string]string{
 		"bin/busybox": busybox, "sbin/iw": iw, "sbin/wpa_supplicant": wpaSupplicant, "sbin/wpa_cli": wpaCli,
 	} {
@@ -192,6 +199,7 @@ func checkResults(t *testing.T, results map[string]result, console []string) {
 	if !strings.Contains(results["scan"].detail, "Country: DE") {
 		t.Errorf("beacon carries no Country DE element: %q", results["scan"].detail)
 	}
+	checkWPA2(t, results)
 
 	first := parseLease(t, results["dhcp"].detail)
 	again := parseLease(t, results["redhcp"].detail)
@@ -217,6 +225,44 @@ func checkResults(t *testing.T, results map[string]result, console []string) {
 		t.Errorf("joins_total = %s, want >= 1", m[1])
 	} else if l, _ := strconv.Atoi(m[2]); l < 1 {
 		t.Errorf("leaves_total = %s, want >= 1", m[2])
+	}
+}
+
+// checkWPA2 checks what the WPA2 half of the guest script reported.
+func checkWPA2(t *testing.T, results map[string]result) {
+	var doc status.Hotspot
+	if err := json.Unmarshal([]byte(results["status-wpa2"].detail), &doc); err != nil {
+		t.Fatalf("WPA2 status JSON: %v: %q", err, results["status-wpa2"].detail)
+	}
+	if doc.Security != "wpa2" || doc.SecurityFallback != "" || len(doc.Passphrase) < 12 ||
+		strings.ContainsAny(doc.Passphrase, "0O1l") ||
+		doc.WiFiQR != "WIFI:T:WPA;S:Kibitz-0000;P:"+doc.Passphrase+";H:true;;" {
+		t.Errorf("WPA2 status document = %+v", doc)
+	}
+	rsn := results["rescan"].detail
+	for _, want := range []string{"Group cipher: CCMP", "Pairwise ciphers: CCMP", "Authentication suites: PSK"} {
+		if !strings.Contains(rsn, want) {
+			t.Errorf("scan of the WPA2 beacon lacks %q: %q", want, rsn)
+		}
+	}
+	for _, step := range []string{"rejoin", "rejoin-b"} {
+		if d := results[step].detail; !strings.Contains(d, "PTK=CCMP GTK=CCMP") {
+			t.Errorf("%s: keys not negotiated as CCMP: %q", step, d)
+		}
+	}
+	// The eavesdropper saw the pings, all protected, and no clear data.
+	m := regexp.MustCompile(`protected=(\d+) eapol=(\d+) clear=(\d+)`).FindStringSubmatch(results["sniff"].detail)
+	if m == nil {
+		t.Errorf("sniff: %q", results["sniff"].detail)
+	} else if p, _ := strconv.Atoi(m[1]); p < 20 || m[3] != "0" {
+		t.Errorf("over the air: %s protected and %s clear-text data frames; want >= 20 and 0", m[1], m[3])
+	}
+	if !strings.Contains(results["wrong-pass"].detail, "WRONG_KEY") && !strings.Contains(results["wrong-pass"].detail, "4-Way Handshake failed") {
+		t.Errorf("wrong passphrase: wpa_supplicant did not report a wrong key: %q", results["wrong-pass"].detail)
+	}
+	m = regexp.MustCompile(`kb_hotspot_auth_failures_total (\d+)`).FindStringSubmatch(results["metrics-wpa2"].detail)
+	if m == nil || m[1] == "0" {
+		t.Errorf("auth failures metric: %q", results["metrics-wpa2"].detail)
 	}
 }
 
@@ -317,10 +363,11 @@ func fetchKernel(t *testing.T) kernelFiles {
 	tmp := root + ".tmp"
 	os.RemoveAll(tmp)
 	must(t, os.MkdirAll(tmp, 0o755))
-	x := exec.Command("sh", "-c", `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/net/*' './lib/modules/*/kernel/lib/*' './lib/modules/*/kernel/drivers/net/wireless/mac80211_hwsim.ko' './lib/modules/*/kernel/drivers/virtio/*'`, "sh", debs[0], tmp)
+	x := exec.Command("sh", "-c", `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/net/*' './lib/modules/*/kernel/lib/*' './lib/modules/*/kernel/crypto/*' './lib/modules/*/kernel/drivers/net/wireless/mac80211_hwsim.ko' './lib/modules/*/kernel/drivers/virtio/*'`, "sh", debs[0], tmp)
 	if out, err := x.CombinedOutput(); err != nil {
 		t.Fatalf("extract %s: %v\n%s", debs[0], err, out)
 	}
+	os.RemoveAll(root) // an older extraction without some module
 	must(t, os.Rename(tmp, root))
 	os.Remove(debs[0])
 	kf, err = findKernelFiles(root)

@@ -2,7 +2,9 @@
 # Guest side of the hotspot VM test; runs as /init. Every check prints one
 # "KBVM <step> ok|fail <detail>" line on the console for the Go test.
 # Radio 0 is the AP (cmd/hotspot); radios 1 and 2 are stations A and B,
-# each in its own network namespace, run by wpa_supplicant.
+# each in its own network namespace, run by wpa_supplicant; radio 3 is an
+# eavesdropper (monitor mode) in a third namespace. The first part runs the
+# open network (--security=open), the second WPA2-PSK, the default.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -17,6 +19,7 @@ HS_LOG=/tmp/hotspot.log
 STATUS=http://127.0.0.1:8078/status
 SSID=Kibitz-0000
 MAC_A=02:00:00:00:01:00
+MAC_B=02:00:00:00:02:00
 
 finish() {
 	echo "KBVM done"
@@ -27,7 +30,7 @@ ok() { echo "KBVM $1 ok ${2:-}"; }
 fail() {
 	echo "KBVM $1 fail ${2:-}"
 	echo "---- hotspot log"; tail -n 40 $HS_LOG
-	for s in a b; do echo "---- wpa log $s"; tail -n 15 /tmp/wpa-$s.log 2>/dev/null; done
+	for s in a b; do echo "---- wpa log $s"; tail -n 25 /tmp/wpa-$s.log 2>/dev/null; done
 	finish
 }
 # retry N CMD...: run CMD once a second until it succeeds, at most N times.
@@ -42,10 +45,11 @@ retry() {
 	return 1
 }
 
-for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio; do
+# ctr and ccm: CCMP keys (NEW_KEY) fail without them.
+for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio ctr ccm; do
 	insmod "$(find /lib/modules -name $m.ko)" || fail modules "insmod $m"
 done
-insmod "$(find /lib/modules -name mac80211_hwsim.ko)" radios=3 || fail modules "insmod mac80211_hwsim"
+insmod "$(find /lib/modules -name mac80211_hwsim.ko)" radios=4 || fail modules "insmod mac80211_hwsim"
 ok modules
 
 # Station namespaces: phy1/wlan1 is A, phy2/wlan2 is B.
@@ -53,9 +57,12 @@ unshare -n sleep 100000 &
 NS_a=$!
 unshare -n sleep 100000 &
 NS_b=$!
+unshare -n sleep 100000 &
+NS_m=$!
 sleep 0.3
 iw phy phy1 set netns $NS_a || fail netns "iw phy phy1 set netns"
 iw phy phy2 set netns $NS_b || fail netns "iw phy phy2 set netns"
+iw phy phy3 set netns $NS_m || fail netns "iw phy phy3 set netns"
 # ns STA CMD...: run CMD in station a's or b's namespace.
 ns() { s=$1; shift; eval "nsenter -t \$NS_$s -n \"\$@\""; }
 ifname() { [ "$1" = a ] && echo wlan1 || echo wlan2; }
@@ -84,7 +91,7 @@ start_hotspot() {
 
 # A channel the regulatory domain forbids: the hotspot reports state
 # "error" with the reason and keeps retrying instead of exiting.
-/hotspot --state /tmp/badstate --channel 14 --modules "" >>$HS_LOG 2>&1 &
+/hotspot --state /tmp/badstate --channel 14 --modules "" --security=open >>$HS_LOG 2>&1 &
 BAD_PID=$!
 retry 30 status_has '"state": "error"' || fail bad-channel "no error state for channel 14"
 err_line=$(wget -q -O - $STATUS | grep '"error":' | tr -d '\t')
@@ -96,7 +103,7 @@ rc=$?
 [ $rc -eq 0 ] || fail bad-channel "exit status $rc after SIGTERM"
 ok bad-channel "$err_line"
 
-start_hotspot hotspot-start
+start_hotspot hotspot-start --security=open
 wget -q -O /tmp/status.json $STATUS
 echo "KBVM status-json $(tr -d '\n\t' < /tmp/status.json)"
 
@@ -128,12 +135,34 @@ chmod +x /udhcpc.sh
 
 wpacli() { s=$1; shift; ns $s wpa_cli -p /run/wpa -i "$(ifname $s)" "$@"; }
 completed() { wpacli $1 status 2>/dev/null | grep -q wpa_state=COMPLETED; }
+WPA_CONF=/tmp/wpa.conf
+# supplicant STEP STA [CONF]: start wpa_supplicant (a fresh log each time).
+supplicant() {
+	rm -f /tmp/wpa-$2.log
+	ns $2 wpa_supplicant -B -i "$(ifname $2)" -c "${3:-$WPA_CONF}" -P /run/wpa-$2.pid -f /tmp/wpa-$2.log ||
+		fail "$1" "wpa_supplicant did not start"
+}
+# joined STEP STA: wait until the station is associated (and, with WPA2,
+# has its keys).
+joined() {
+	retry 60 completed $2 || fail "$1" "not associated: $(wpacli $2 status | tr '\n' ' ')"
+	if [ "$WPA_CONF" = /tmp/wpa2.conf ]; then
+		# wpa_supplicant's log line for its EAPOL-4WAY-HS-COMPLETED event.
+		grep -q 'Key negotiation completed with 02:00:00:00:00:00' /tmp/wpa-$2.log ||
+			fail "$1" "4-way handshake not completed: $(tail -n 5 /tmp/wpa-$2.log | tr '\n' ' ')"
+		# ...and our authenticator's, after message 4 and the key install.
+		sta_mac=$MAC_A; [ "$2" = b ] && sta_mac=$MAC_B
+		retry 5 grep -q "wpa: station authenticated\" sta=$sta_mac" $HS_LOG ||
+			fail "$1" "the hotspot did not log the handshake with $sta_mac as complete"
+		ok "$1" "$(grep -o 'Key negotiation completed.*' /tmp/wpa-$2.log | tail -n 1)"
+	else
+		ok "$1"
+	fi
+}
 # join STEP STA: start wpa_supplicant and wait until it is associated.
 join() {
-	ns $2 wpa_supplicant -B -i "$(ifname $2)" -c /tmp/wpa.conf -P /run/wpa-$2.pid -f /tmp/wpa-$2.log ||
-		fail "$1" "wpa_supplicant did not start"
-	retry 60 completed $2 || fail "$1" "not associated: $(wpacli $2 status | tr '\n' ' ')"
-	ok "$1"
+	supplicant "$1" "$2"
+	joined "$1" "$2"
 }
 leave() { kill "$(cat /run/wpa-$1.pid)"; sleep 1; }
 # dhcp STEP STA: get a lease with udhcpc; prints the lease line.
@@ -146,7 +175,7 @@ dhcp() {
 }
 lease_ip() { sed 's/^ip=\([^ ]*\).*/\1/' /tmp/lease-$(ifname $1).txt; }
 http_ok() {
-	page=$(ns a wget -q -O - http://10.42.0.1/ 2>&1)
+	page=$(ns ${2:-a} wget -q -O - http://10.42.0.1/ 2>&1)
 	[ "$page" = kibitz-vm-page ] || fail "$1" "got: $page"
 	ok "$1"
 }
@@ -207,8 +236,9 @@ scan_gone() { ns a iw dev wlan1 scan flush > /tmp/scan.txt 2>&1 && ! grep -q "SS
 retry 3 scan_gone || fail ap-gone "station still sees $SSID"
 ok ap-gone
 
-# Restart with a corrupt wifi.json (moved aside and regenerated) and
-# without AP isolation.
+# WPA2 from here on. Restart with a corrupt wifi.json (moved aside and
+# regenerated, with a new passphrase), without AP isolation, and with the
+# default security, wpa2.
 echo '{"ssid": 12, garbage' > /state/wifi.json
 # Probe requests keep arriving while the AP registers for frames and
 # starts: they must not be mistaken for the kernel's replies.
@@ -223,6 +253,11 @@ ns b ip link set wlan2 up
 ls /state/wifi.json.corrupt-* >/dev/null 2>&1 || fail identity-regenerated "no wifi.json.corrupt-* in /state: $(ls /state)"
 grep -q "\"ssid\": \"$SSID\"" /state/wifi.json || fail identity-regenerated "wifi.json: $(cat /state/wifi.json)"
 ok identity-regenerated
+wget -q -O /tmp/status.json $STATUS
+echo "KBVM status-wpa2 $(tr -d '\n\t' < /tmp/status.json)"
+PASS=$(sed -n 's/.*"passphrase": "\([^"]*\)".*/\1/p' /tmp/status.json)
+[ -n "$PASS" ] || fail wpa2-status "status shows no passphrase"
+ok wpa2-status
 # Hidden: beacons carry an empty SSID and wildcard probes get no answer,
 # so a scan shows the BSS without its name; wpa_supplicant (scan_ssid=1)
 # still finds it with a directed probe.
@@ -231,15 +266,88 @@ scan_hidden() {
 }
 retry 15 scan_hidden || fail hidden "BSS not in scan after restart"
 grep -q "SSID: $SSID" /tmp/scan.txt && fail hidden "hidden SSID visible in a wildcard scan"
-wget -q -O - $STATUS | grep -q '"wifi_qr": "WIFI:T:nopass;S:Kibitz-0000;H:true;;"' || fail hidden "QR lacks H:true"
+grep -q "\"wifi_qr\": \"WIFI:T:WPA;S:Kibitz-0000;P:$PASS;H:true;;\"" /tmp/status.json || fail hidden "QR is not T:WPA with the passphrase and H:true"
 ok hidden
-join rejoin a
+grep -q 'RSN:' /tmp/scan.txt || fail rescan "beacon has no RSN element: $(tr '\n\t' '  ' < /tmp/scan.txt | head -c 600)"
+ok rescan "$(grep -A 4 'RSN:' /tmp/scan.txt | tr -s '\n\t ' ' ')"
+
+wpa2_conf() {
+	cat > $1 <<EOT
+ctrl_interface=/run/wpa
+network={
+	ssid="$SSID"
+	scan_ssid=1
+	key_mgmt=WPA-PSK
+	proto=RSN
+	pairwise=CCMP
+	group=CCMP
+	psk="$2"
+}
+EOT
+}
+wpa2_conf /tmp/wpa2.conf "$PASS"
+wpa2_conf /tmp/wpa2-wrong.conf "wrong-$PASS"
+WPA_CONF=/tmp/wpa2.conf
+
+# Two stations join at once.
+supplicant rejoin a
+supplicant rejoin-b b
+joined rejoin a
+joined rejoin-b b
 dhcp redhcp a
-http_ok rehttp
-join rejoin-b b
 dhcp redhcp-b b
+http_ok rehttp a
+http_ok rehttp-b b
 retry 3 ns a ping -c 1 -W 3 "$(lease_ip b)" >/dev/null || fail no-isolate "A cannot reach B $(lease_ip b) with --ap-isolate=false"
 ok no-isolate
+retry 10 stations_has '"authorized": true' || fail wpa2-authorized "no authorized station in the status"
+ok wpa2-authorized "$(tr -d '\n\t ' < /tmp/stations.json)"
+
+# An eavesdropper on radio 3 sees only protected data frames while both
+# stations talk to the box (the handshake's EAPOL is the only clear text).
+ns m ip link set wlan3 down
+ns m iw dev wlan3 set type monitor || fail sniff "monitor mode"
+ns m ip link set wlan3 up
+ns m iw dev wlan3 set freq 2437 || fail sniff "monitor freq"
+ns m /framesniff -iface wlan3 -seconds 8 > /tmp/sniff.txt 2>&1 &
+SNIFF_PID=$!
+sleep 1
+ns a ping -c 10 -i 0.3 10.42.0.1 >/dev/null &
+ns b ping -c 10 -i 0.3 10.42.0.1 >/dev/null
+wait $SNIFF_PID || fail sniff "framesniff: $(cat /tmp/sniff.txt)"
+ok sniff "$(cat /tmp/sniff.txt)"
+
+# A wrong passphrase: B is refused at message 2 and deauthenticated, the
+# status names it, and A keeps working meanwhile.
+leave b
+supplicant wrong-pass b /tmp/wpa2-wrong.conf
+failure_listed() { wget -q -O - $STATUS 2>/dev/null | tr -d '\n\t ' | grep -q "\"auth_failures\":\[[^]]*\"mac\":\"$MAC_B\",\"reason\":\"wrongpassphrase\""; }
+retry 30 failure_listed || fail wrong-pass "status lists no wrong passphrase from $MAC_B"
+grep -q "wrong passphrase from $MAC_B" $HS_LOG || fail wrong-pass "hotspot log has no 'wrong passphrase from $MAC_B'"
+completed b && fail wrong-pass "B completed with a wrong passphrase"
+ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || fail wrong-pass "A lost the box while B failed"
+ok wrong-pass "$(grep -o 'WRONG_KEY\|4-Way Handshake failed[^.]*' /tmp/wpa-b.log | sort -u | tr '\n' ' ')"
+leave b
+leave a
+
+wget -q -O /tmp/metrics.txt http://127.0.0.1:8078/metrics
+echo "KBVM metrics-wpa2 $(grep -E '^kb_hotspot_auth_failures_total' /tmp/metrics.txt | tr '\n' ' ')"
+
+# Kill and restart with WPA2 (EAPOL now over an AF_PACKET socket, the
+# path for drivers without the nl80211 control port): the same passphrase
+# lets A back in.
+kill -9 $HS_PID
+sleep 1
+start_hotspot hotspot-restart-wpa2 --ap-isolate=false --eapol=packet
+wget -q -O - $STATUS | grep -q "\"passphrase\": \"$PASS\"" ||
+	fail hotspot-restart-wpa2 "passphrase changed across the restart"
+grep -q 'WPA2 authenticator running.*EAPOL over AF_PACKET' $HS_LOG ||
+	fail hotspot-restart-wpa2 "authenticator not on the AF_PACKET transport"
+retry 15 scan_sees || fail rescan-wpa2 "SSID $SSID not in scan after the second restart"
+join rejoin-wpa2 a
+ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || retry 3 ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || fail rejoin-wpa2-ping "A cannot reach the box"
+ok rejoin-wpa2-ping
+leave a
 
 kill $HS_PID
 ( sleep 15; kill -9 $HS_PID 2>/dev/null ) &
