@@ -20,8 +20,10 @@ import (
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
-// vmTimeout bounds one VM run; a healthy run takes about a minute under TCG.
-const vmTimeout = 10 * time.Minute
+// vmTimeout bounds one VM run; a healthy run takes about two minutes under
+// TCG. It stays well under go test's default 10 min timeout, so that a hung
+// guest still gets its console tail printed.
+const vmTimeout = 7 * time.Minute
 
 // hwsimModules are loaded in this order by the guest's init.
 // (ctr and ccm are CCMP's crypto for WPA2.)

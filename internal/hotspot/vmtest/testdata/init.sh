@@ -230,7 +230,9 @@ echo "KBVM frames $(grep -E '^kb_hotspot_mgmt_frames_total' /tmp/metrics.txt | t
 # START_AP socket (SOCKET_OWNER) closes.
 kill -9 $HS_PID
 sleep 1
-iw dev wlan0 info > /tmp/apinfo.txt
+echo "KBVM trace hotspot killed"
+timeout 30 iw dev wlan0 info > /tmp/apinfo.txt || fail ap-gone "iw dev wlan0 info failed or hung"
+echo "KBVM trace wlan0 info read"
 grep -q "ssid $SSID" /tmp/apinfo.txt && fail ap-gone "wlan0 still has ssid after kill: $(tr '\n\t' '  ' < /tmp/apinfo.txt)"
 scan_gone() { ns a iw dev wlan1 scan flush > /tmp/scan.txt 2>&1 && ! grep -q "SSID: $SSID" /tmp/scan.txt; }
 retry 3 scan_gone || fail ap-gone "station still sees $SSID"
