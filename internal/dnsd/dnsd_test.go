@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
 func newTestServer(t testing.TB, cfg Config) *Server {
@@ -152,20 +153,7 @@ func startLoopback(t testing.TB) (*Server, string, string) {
 		t.Fatal(err)
 	}
 	s := newTestServer(t, Config{PacketConn: pc, Listener: ln})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	testenv.Serve(t, s.Run)
 	return s, pc.LocalAddr().String(), ln.Addr().String()
 }
 

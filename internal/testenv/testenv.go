@@ -5,9 +5,11 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run in CI.
@@ -50,4 +52,25 @@ func Short(t testing.TB, what string) {
 	if testing.Short() {
 		Require(t, false, "a full run (not -short) for "+what)
 	}
+}
+
+// Serve runs run(ctx) in a goroutine until the test ends; then it cancels
+// ctx and fails the test unless run returns nil within 10 s. It is how the
+// tests run a daemon's Run method.
+func Serve(t testing.TB, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10 s of cancellation")
+		}
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/pion/turn/v5"
 
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
 const (
@@ -51,20 +52,7 @@ func startRelay(t *testing.T, cfg Config) *Server {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return within 5 s of cancel")
-		}
-	})
+	testenv.Serve(t, s.Run)
 	return s
 }
 

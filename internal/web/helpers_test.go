@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
 // testLogWriter sends slog output to t.Log.
@@ -50,20 +52,7 @@ func startServer(t testing.TB, cfg Config) *Server {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return within 10 s of cancellation")
-		}
-	})
+	testenv.Serve(t, s.Run)
 	return s
 }
 
