@@ -139,11 +139,7 @@ func TestDTLSNeedsSTUNCheckAndPresentsTheDialledIdentity(t *testing.T) {
 
 func TestGarbageUDPDoesNotDisturbSessions(t *testing.T) {
 	h := startHub(t, nil)
-	a := dial(t, h.blob)
-	b := dial(t, h.blob)
-	a.Join("r")
-	b.Join("r")
-	waitPeers(t, a, sorted(a.ID(), b.ID()))
+	a, b := joinedPair(t, h.blob)
 	to := net.UDPAddrFromAddrPort(h.LocalAddr())
 
 	stranger := udpClient(t)
@@ -188,11 +184,7 @@ func TestGarbageUDPDoesNotDisturbSessions(t *testing.T) {
 
 func TestBurstIsDeliveredAndSenderSurvives(t *testing.T) {
 	h := startHub(t, nil)
-	a := dial(t, h.blob)
-	b := dial(t, h.blob, hubclient.WithRecvBuffer(20000))
-	a.Join("r")
-	b.Join("r")
-	waitPeers(t, a, sorted(a.ID(), b.ID()))
+	a, b := joinedPair(t, h.blob, hubclient.WithRecvBuffer(20000))
 	const n = 10000
 	pad := strings.Repeat("x", 60)
 	for i := 0; i < n; i++ {
@@ -225,11 +217,7 @@ func appendInt(b []byte, i int) []byte {
 
 func TestFrameSizeLimits(t *testing.T) {
 	h := startHub(t, nil)
-	a := dial(t, h.blob)
-	b := dial(t, h.blob)
-	a.Join("r")
-	b.Join("r")
-	waitPeers(t, a, sorted(a.ID(), b.ID()))
+	a, b := joinedPair(t, h.blob)
 	// A frame of exactly the advertised 256 KiB is delivered.
 	prefix := `{"t":"to","id":` + itoa(int(b.ID())) + `,"payload":"`
 	big := prefix + strings.Repeat("z", 256<<10-len(prefix)-2) + `"}`

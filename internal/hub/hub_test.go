@@ -110,6 +110,18 @@ func sorted(ids ...int64) []int64 {
 }
 
 // joined waits until c's room is exactly want (join is asynchronous).
+// joinedPair dials two clients, puts both in room "r" and waits until the
+// first sees both; opts apply to the second.
+func joinedPair(t testing.TB, blob string, opts ...hubclient.Option) (a, b *hubclient.Client) {
+	t.Helper()
+	a = dial(t, blob)
+	b = dial(t, blob, opts...)
+	a.Join("r")
+	b.Join("r")
+	waitPeers(t, a, sorted(a.ID(), b.ID()))
+	return a, b
+}
+
 func waitPeers(t testing.TB, c *hubclient.Client, want []int64) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -308,11 +320,7 @@ func TestVanishedPeerRemovedAndRoomGetsBye(t *testing.T) {
 
 func TestLiveIdleSessionIsKept(t *testing.T) {
 	h := startHub(t, nil)
-	a := dial(t, h.blob)
-	b := dial(t, h.blob)
-	a.Join("r")
-	b.Join("r")
-	waitPeers(t, a, sorted(a.ID(), b.ID()))
+	a, b := joinedPair(t, h.blob)
 	time.Sleep(7 * time.Second) // no frames, only ICE/SCTP keepalives
 	waitPeers(t, a, sorted(a.ID(), b.ID()))
 	expectNothing(t, a, 10*time.Millisecond)
