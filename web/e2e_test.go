@@ -42,24 +42,6 @@ type hubProcess struct {
 }
 
 // freePort returns a port that was free a moment ago on 127.0.0.1.
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("find a free UDP port: %v", err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free TCP port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // buildHub builds cmd/hub once per test; KIBITZBOX_HUB_BIN overrides it.
 func buildHub(t *testing.T) string {
 	t.Helper()
@@ -106,7 +88,7 @@ func startHub(t *testing.T, roomCap int) *hubProcess {
 	t.Helper()
 	dir := t.TempDir()
 	ip := advertiseIP(t)
-	httpsAddr := net.JoinHostPort(ip, strconv.Itoa(freePort(t, "tcp")))
+	httpsAddr := net.JoinHostPort(ip, strconv.Itoa(testenv.FreePort(t, "tcp")))
 	h := &hubProcess{
 		t:     t,
 		bin:   buildHub(t),
@@ -117,11 +99,11 @@ func startHub(t *testing.T, roomCap int) *hubProcess {
 	h.args = []string{
 		"--state", h.state,
 		"--advertise", ip,
-		"--port", strconv.Itoa(freePort(t, "udp")),
-		"--turn-port", strconv.Itoa(freePort(t, "udp")),
+		"--port", strconv.Itoa(testenv.FreePort(t, "udp")),
+		"--turn-port", strconv.Itoa(testenv.FreePort(t, "udp")),
 		"--https", httpsAddr,
-		"--http", fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")),
-		"--status", fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp")),
+		"--http", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
+		"--status", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
 		"--room", "lobby",
 		"--room-cap", strconv.Itoa(roomCap),
 		// The TURN clients are this machine's own addresses.

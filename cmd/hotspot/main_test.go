@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,23 +26,13 @@ func buildHotspot(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // The binary on a machine without Wi-Fi: one clear log line, status
 // "no-wifi", exit 0 on SIGTERM; with --require-wifi exit 125; a WPA2
 // request is refused with a message saying why, also with 125 (a flag
 // error does not heal by restarting).
 func TestBinaryWithoutWiFi(t *testing.T) {
 	bin := buildHotspot(t)
-	addr := freeAddr(t)
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t, "tcp"))
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "--state", t.TempDir(), "--iface", "kbnowifi0", "--status", addr,
 		"--modules", "", "--wifi-wait", "100ms")
@@ -77,7 +67,7 @@ func TestBinaryWithoutWiFi(t *testing.T) {
 		t.Errorf("idle line logged %d times, want once:\n%s", n, stderr.String())
 	}
 
-	req := exec.Command(bin, "--state", t.TempDir(), "--iface", "kbnowifi0", "--status", freeAddr(t),
+	req := exec.Command(bin, "--state", t.TempDir(), "--iface", "kbnowifi0", "--status", "127.0.0.1:"+strconv.Itoa(testenv.FreePort(t, "tcp")),
 		"--modules", "", "--wifi-wait", "100ms", "--require-wifi")
 	out, err := req.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitDontRestart {
@@ -85,7 +75,7 @@ func TestBinaryWithoutWiFi(t *testing.T) {
 	}
 
 	// A configuration error is not retried: WEP does not exist here.
-	wep := exec.Command(bin, "--state", t.TempDir(), "--status", freeAddr(t), "--security", "wep")
+	wep := exec.Command(bin, "--state", t.TempDir(), "--status", "127.0.0.1:"+strconv.Itoa(testenv.FreePort(t, "tcp")), "--security", "wep")
 	out, err = wep.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitDontRestart || !strings.Contains(string(out), "want wpa2 or open") {
 		t.Errorf("--security=wep: %v\n%s", err, out)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,26 +45,6 @@ func goBuild(t *testing.T, dir, out, pkg string) {
 	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s in %s: %v\n%s", pkg, dir, err, b)
-	}
-}
-
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	switch network {
-	case "udp":
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	default:
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
 	}
 }
 
@@ -176,7 +155,7 @@ func TestHubBinaryConformanceAndRestart(t *testing.T) {
 		}
 	}
 
-	ports := map[string]int{"hub": freePort(t, "udp"), "turn": freePort(t, "udp"), "status": freePort(t, "tcp"), "https": freePort(t, "tcp"), "http": freePort(t, "tcp")}
+	ports := map[string]int{"hub": testenv.FreePort(t, "udp"), "turn": testenv.FreePort(t, "udp"), "status": testenv.FreePort(t, "tcp"), "https": testenv.FreePort(t, "tcp"), "http": testenv.FreePort(t, "tcp")}
 	state := filepath.Join(tmp, "state")
 	p := startHubProcess(t, hubBin, state, ports)
 	b, err := galaxy.ParseBlob(p.blob)

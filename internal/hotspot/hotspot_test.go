@@ -11,12 +11,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kibitzbox/kibitzbox/internal/nl80211"
 	"github.com/kibitzbox/kibitzbox/internal/status"
+	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -188,21 +190,11 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Item 8 of the issue: without Wi-Fi the daemon idles with state no-wifi
 // and exits cleanly when told to; with --require-wifi it fails with
 // ErrNoWiFi instead.
 func TestNoWiFiIdles(t *testing.T) {
-	addr := freeAddr(t)
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t, "tcp"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -249,7 +241,7 @@ func TestNoWiFiIdles(t *testing.T) {
 	}
 
 	err = Run(context.Background(), Config{
-		StateDir: t.TempDir(), Interface: "kbnowifi0", StatusAddr: freeAddr(t),
+		StateDir: t.TempDir(), Interface: "kbnowifi0", StatusAddr: "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t, "tcp")),
 		WiFiWait: 100 * time.Millisecond, RequireWiFi: true, Logger: discard(),
 	})
 	if !errors.Is(err, ErrNoWiFi) {

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -73,4 +74,24 @@ func Serve(t testing.TB, run func(context.Context) error) {
 			t.Error("Run did not return within 10 s of cancellation")
 		}
 	})
+}
+
+// FreePort returns a loopback port that was free a moment ago, for tests
+// that must pass a port to a separate process. network is "tcp" or "udp".
+func FreePort(t testing.TB, network string) int {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free UDP port: %v", err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free TCP port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
