@@ -198,6 +198,12 @@ func (s *session) throttle(n int) bool {
 	if b := s.byteLim.ReserveN(now, n).DelayFrom(now); b > d {
 		d = b
 	}
+	return s.pause(d)
+}
+
+// pause sleeps for d unless the session ends first; it reports whether the
+// session is still there.
+func (s *session) pause(d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -215,17 +221,7 @@ func (s *session) throttle(n int) bool {
 func (s *session) wait(lim *rate.Limiter) bool {
 	now := time.Now()
 	d := lim.ReserveN(now, 1).DelayFrom(now)
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.r.done:
-		return false
-	}
+	return s.pause(d)
 }
 
 func (s *session) handleFrame(data []byte) {

@@ -55,15 +55,21 @@ func Short(t testing.TB, what string) {
 	}
 }
 
-// Serve runs run(ctx) in a goroutine until the test ends; then it cancels
-// ctx and fails the test unless run returns nil within 10 s. It is how the
-// tests run a daemon's Run method.
+// Serve runs run(ctx) in a goroutine until the test ends; then it stops it
+// as Start's stop function does. It is how the tests run a daemon's Run.
 func Serve(t testing.TB, run func(context.Context) error) {
 	t.Helper()
+	t.Cleanup(Start(t, run))
+}
+
+// Start runs run(ctx) in a goroutine. The returned stop function cancels
+// ctx and fails the test unless run returns nil within 10 s; tests that
+// restart a daemon call it themselves.
+func Start(t testing.TB, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
-	t.Cleanup(func() {
+	return func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -73,7 +79,7 @@ func Serve(t testing.TB, run func(context.Context) error) {
 		case <-time.After(10 * time.Second):
 			t.Error("Run did not return within 10 s of cancellation")
 		}
-	})
+	}
 }
 
 // FreePort returns a loopback port that was free a moment ago, for tests

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -59,20 +58,7 @@ func startServer(t testing.TB, cfg Config) *Server {
 // runUntilStopped runs s until the returned stop function is called, for
 // tests that restart a server in one state directory.
 func runUntilStopped(t testing.TB, s *Server) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return within 10 s of cancellation")
-		}
-	}
+	return testenv.Start(t, s.Run)
 }
 
 // storedCert reads the self-signed certificate from the state directory.
