@@ -9,27 +9,41 @@ export GOFLAGS ?= -buildvcs=false
 
 # Debian packages the tests need; each mk/*.mk appends to this.
 APT_PACKAGES :=
-# Extra test steps (make targets) run after the Go tests; mk/*.mk append.
-TEST_TARGETS :=
+# Set up steps (npm, kernel downloads, built helpers); mk/*.mk append.
+DEPS_TARGETS :=
+# Extra fast checks for `make check` (no root, no network); mk/*.mk append.
+CHECK_TARGETS :=
 # Benchmark steps; mk/*.mk append.
 BENCH_TARGETS :=
-# Set up steps before the Go tests (npm, built helpers); mk/*.mk append.
-DEPS_TARGETS :=
+# The heavy test areas, one package tree each under integration/, run in
+# this order by `make test` (make test-<area> runs one).
+TEST_AREAS := hub web hotspot image
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: test deps apt-deps lint gotest bench clean help
+.PHONY: check check-steps test deps apt-deps lint unit jstest bench clean help
 
 help:
 	@echo "make run        start the hub and the call app on this computer"
-	@echo "make test       install test dependencies, lint, run every test"
+	@echo "make check      fast tier: lint, tsc, JS unit tests, go test -short (no root, no network)"
+	@echo "make test       install test dependencies, then check and every heavy test area"
+	@echo "make test-AREA  one heavy area: $(TEST_AREAS)"
 	@echo "make bench      run the benchmarks and print figures"
 	@echo "make image      build the Raspberry Pi SD image (kibitzbox.img)"
 	@echo "make update     push a new build to BOX=<ip> over the air"
-	@echo "make qemu-test  boot the image in qemu and test it from outside"
+	@echo "make qemu-test  boot the image in qemu and test it from outside (= test-image)"
+	@echo "make dist       the hub for Linux, macOS and Windows in dist/"
 	@echo "make previews   render the display previews into docs/"
 
-test: deps lint gotest $(TEST_TARGETS)
+# The fast tier: everything that needs no root, no apt and no network (the
+# npm step only installs from the warm npm cache after the first run).
+check:
+	@start=$$(date +%s); $(MAKE) --no-print-directory check-steps; \
+	  echo "make check: passed in $$(( $$(date +%s) - start )) s"
+
+check-steps: lint web-typecheck jstest unit $(CHECK_TARGETS)
+
+test: deps check $(addprefix test-,$(TEST_AREAS))
 	@echo "make test: all steps passed"
 
 deps: apt-deps $(DEPS_TARGETS)
@@ -43,13 +57,20 @@ lint:
 	@echo "== go vet"; $(GO) vet ./...
 	@echo "== staticcheck"; $(GO) tool staticcheck ./...
 
-# Heavy tests (VMs, browsers) live in their own packages; -p 2 matches the
-# two cores here. -count=1 because these tests talk to real programs.
-GOTEST_FLAGS ?= -count=1 -timeout 45m -p 2
-gotest:
-	@echo "== go test"; $(GO) test -json $(GOTEST_FLAGS) ./... | $(GO) run ./tools/testreport
+# Every package outside integration/: unit tests against fakes, loopback
+# servers and in-process clients. -short trims the few long unit loops.
+unit:
+	@echo "== go test -short (every package but integration/)"; \
+	  $(GO) test -short -json $$($(GO) list ./... | grep -v '/integration/') | $(GO) run ./tools/testreport
+
+# The heavy areas: root, network namespaces, VMs, browsers, wine. One
+# package at a time (-p 1): they load both cores themselves. An area's mk
+# file may give test-<area> its own recipe (prerequisites, figures).
+INTEGRATION_FLAGS ?= -count=1 -p 1 -timeout 40m
+test-%:
+	@echo "== integration/$*"; $(GO) test -json $(INTEGRATION_FLAGS) ./integration/$*/... | $(GO) run ./tools/testreport
 
 bench: $(BENCH_TARGETS)
 
 clean:
-	rm -rf bin/ state/
+	rm -rf bin/ state/ dist/

@@ -10,7 +10,6 @@
 # mtools and squashfs-tools let the test read the image's boot and root file
 # systems without mounting them.
 APT_PACKAGES += qemu-system-x86 qemu-system-arm e2fsprogs util-linux mtools squashfs-tools
-TEST_TARGETS += qemu-test
 
 GOK := $(CURDIR)/bin/gok
 GOK_VERSION := v0.0.0-20260109180632-8ed49b4fafc7
@@ -65,17 +64,15 @@ update: $(GOK) $(FIRMWARE_TARGET)
 	$(if $(BOX),$(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -parent $(GOKRAZY_SECRETS)/update -name pi -update-host $(BOX) >/dev/null)
 	$(GOK_ENV) $(GOK) --parent_dir $(if $(BOX),$(GOKRAZY_SECRETS)/update,$(GOKRAZY_DIR)) -i pi update
 
-# The image tests carry the qemutest build tag so that `go test ./...` does not
-# boot VMs in parallel with the other heavy tests; this target lints them too.
-QEMU_TEST_FLAGS ?= -count=1 -timeout 40m -v
-qemu-test: $(GOK) $(FIRMWARE_TARGET)
-	@echo "== qemu-test: vet and staticcheck (tag qemutest)"
-	$(GO) vet -tags qemutest ./gokrazy/...
-	$(GO) tool staticcheck -tags qemutest ./gokrazy/...
-	@echo "== qemu-test: boot, probe and update the image in qemu"
-	@rm -f bin/qemu-test-figures.txt
+# The image area (integration/image): boot, probe and update the image in
+# qemu, and mkimage.sh against a loop device. qemu-test is its old name.
+.PHONY: test-image
+qemu-test: test-image
+test-image: $(GOK) $(FIRMWARE_TARGET)
+	@echo "== integration/image: boot, probe and update the image in qemu"
+	@mkdir -p bin && rm -f bin/qemu-test-figures.txt
 	GOK=$(GOK) IMAGETEST_FIGURES=$(CURDIR)/bin/qemu-test-figures.txt \
-	  $(GO) test -json -tags qemutest $(QEMU_TEST_FLAGS) ./gokrazy/imagetest/ | $(GO) run ./tools/testreport
+	  $(GO) test -json $(INTEGRATION_FLAGS) ./integration/image/ | $(GO) run ./tools/testreport
 	@echo "== qemu-test figures (copy into docs/image.md)"; cat bin/qemu-test-figures.txt
 
 # Refresh the builddirs' go.sum after go.mod changed (gok builds with

@@ -1,20 +1,31 @@
-# The browser call app (web/): type checking with a pinned TypeScript and the
-# chromium end-to-end tests (web/e2e_test.go, run by `go test ./...`).
+# The browser call app (web/): type checking with a pinned TypeScript, unit
+# tests of its pure logic with node's own test runner (web/test/), and the
+# browser end-to-end tests (integration/web, `make test-web`).
 
 APT_PACKAGES += chromium
 DEPS_TARGETS += web-deps
-TEST_TARGETS += web-typecheck
 BENCH_TARGETS += web-size
 
-.PHONY: web-deps web-typecheck web-size web-screenshot
+.PHONY: web-deps web-typecheck jstest web-size web-screenshot
 
-# npm ci installs exactly what web/package-lock.json pins (only typescript).
-web-deps:
-	@echo "== npm ci (web)"; cd web && npm ci --no-audit --no-fund --loglevel=error
+# npm ci installs exactly what web/package-lock.json pins (only typescript),
+# again only when the lock file changed; --prefer-offline takes it from the
+# npm cache when it is there.
+WEB_STAMP := web/node_modules/.kibitzbox-stamp
+web-deps: $(WEB_STAMP)
+$(WEB_STAMP): web/package-lock.json
+	@echo "== npm ci (web)"; cd web && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $@
 
-# tsc checks the plain ES modules through their JSDoc types; nothing is emitted.
-web-typecheck:
+# tsc checks the plain ES modules and their tests through their JSDoc types;
+# nothing is emitted.
+web-typecheck: $(WEB_STAMP)
 	@echo "== tsc --noEmit --checkJs (web)"; cd web && npx --no-install tsc --noEmit -p .
+
+# The app's pure logic (blob, SDP answer, rooms, presence, glare) under
+# node's built-in test runner; no npm package beyond typescript.
+jstest:
+	@echo "== node --test (web/test)"; cd web && node --test --test-reporter=dot test/
 
 # Prints what a guest downloads: every file of web/static, raw and gzipped.
 web-size:

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -53,6 +54,30 @@ func Short(t testing.TB, what string) {
 	if testing.Short() {
 		Require(t, false, "a full run (not -short) for "+what)
 	}
+}
+
+// Retry runs fn up to attempts times until it returns nil, and returns its
+// last error. Each failed attempt that is tried again is logged as a line
+// starting "RETRY:", which tools/testreport lists in its summary, so a
+// retry that hides a flaky step is always visible.
+func Retry(t testing.TB, what string, attempts int, fn func(attempt int) error) error {
+	t.Helper()
+	var err error
+	for i := 1; i <= attempts; i++ {
+		if err = fn(i); err == nil {
+			return nil
+		}
+		if i < attempts {
+			LogRetry(t, what, fmt.Errorf("attempt %d of %d: %w", i, attempts, err))
+		}
+	}
+	return err
+}
+
+// LogRetry reports a retry made by the test's own loop (see Retry).
+func LogRetry(t testing.TB, what string, err error) {
+	t.Helper()
+	t.Logf("RETRY: %s: %v", what, err)
 }
 
 // Serve runs run(ctx) in a goroutine until the test ends; then it stops it

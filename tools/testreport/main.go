@@ -1,12 +1,16 @@
 // Command testreport summarises `go test -json` output: it prints the output
-// of every failed test, lists each skipped test with its reason, and ends
-// with one line "N passed, N failed, N skipped". It exits 1 if anything
-// failed, including a package that did not build.
+// of every failed test, lists each skipped test with its reason and every
+// retry a test logged (a line starting "RETRY:", see internal/testenv), and
+// ends with one line "N passed, N failed, N skipped". It exits 1 if anything
+// failed, including a package that did not build, and with -strict (the
+// default in CI) also if any test was skipped: CI installs everything, so a
+// skip there would hide a test that never ran.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +29,9 @@ type event struct {
 type key struct{ pkg, test string }
 
 func main() {
-	failed, err := report(os.Stdin, os.Stdout)
+	strict := flag.Bool("strict", os.Getenv("CI") == "true", "fail when any test was skipped (default true when CI=true)")
+	flag.Parse()
+	failed, err := report(os.Stdin, os.Stdout, *strict)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testreport:", err)
 		os.Exit(2)
@@ -35,10 +41,13 @@ func main() {
 	}
 }
 
-func report(r io.Reader, w io.Writer) (failed bool, err error) {
+// retryMark starts a line that a test logs for each retry it makes.
+const retryMark = "RETRY:"
+
+func report(r io.Reader, w io.Writer, strict bool) (failed bool, err error) {
 	out := map[key]*strings.Builder{}
 	var passed, fails, skips []key
-	var badPkgs []string
+	var badPkgs, retries []string
 	reasons := map[key]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -53,6 +62,9 @@ func report(r io.Reader, w io.Writer) (failed bool, err error) {
 		k := key{e.Package, e.Test}
 		switch e.Action {
 		case "output":
+			if i := strings.Index(e.Output, retryMark); i >= 0 {
+				retries = append(retries, fmt.Sprintf("%s %s: %s", e.Package, e.Test, strings.TrimSpace(e.Output[i+len(retryMark):])))
+			}
 			b := out[k]
 			if b == nil {
 				b = &strings.Builder{}
@@ -106,7 +118,17 @@ func report(r io.Reader, w io.Writer) (failed bool, err error) {
 			fmt.Fprintf(w, "  SKIP %s %s: %s\n", k.pkg, k.test, reasons[k])
 		}
 	}
+	if len(retries) > 0 {
+		fmt.Fprintf(w, "Retries (%d):\n", len(retries))
+		for _, r := range retries {
+			fmt.Fprintf(w, "  RETRY %s\n", r)
+		}
+	}
 	fmt.Fprintf(w, "%d passed, %d failed, %d skipped\n", len(passed), len(fails)+len(badPkgs), len(skips))
+	if strict && len(skips) > 0 {
+		fmt.Fprintf(w, "testreport: %d skipped tests fail this run (-strict, CI=true): CI must run every test\n", len(skips))
+		return true, nil
+	}
 	return len(fails) > 0 || len(badPkgs) > 0, nil
 }
 

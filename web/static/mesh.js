@@ -56,6 +56,17 @@ function lanesByMid(sdp) {
   return out;
 }
 
+/**
+ * Kibitz's glare rule: of two peers, the one whose hub id is smaller as a
+ * string dials ("10" < "9"), so exactly one side makes the offer.
+ * @param {string} selfId
+ * @param {string} otherId
+ * @returns {boolean} whether selfId makes the offer to otherId
+ */
+export function dialsTo(selfId, otherId) {
+  return selfId !== otherId && selfId < otherId;
+}
+
 export class Mesh {
   /**
    * @param {{
@@ -117,8 +128,7 @@ export class Mesh {
       } else if (link) {
         continue;
       }
-      // Kibitz's glare rule: compare ids as strings ("10" < "9").
-      if (self < id) this.dial(id);
+      if (dialsTo(self, id)) this.dial(id);
     }
   }
 

@@ -1,6 +1,4 @@
-//go:build qemutest
-
-package imagetest
+package image
 
 import (
 	"context"
@@ -32,6 +30,8 @@ import (
 // UDP port is in the blob, and gok update talks to Update.HTTPPort, so these
 // forwards need the same port on both sides.
 const (
+	hubPkg      = "github.com/kibitzbox/kibitzbox/cmd/hub"
+	hotspotPkg  = "github.com/kibitzbox/kibitzbox/cmd/hotspot"
 	hubUDPPort  = 14711
 	turnUDPPort = 13478
 	gokrazyPort = 8880
@@ -250,7 +250,8 @@ func bootWithRetry(t *testing.T, cfg vm.Config, pristine string, ready func(cont
 		}
 		v.Stop()
 		if errors.Is(err, vm.ErrKernelPanic) && attempt == 1 {
-			t.Logf("boot attempt 1 hit the TCG early-boot panic; retrying once:\n%s", tail(v.Serial(), 3000))
+			testenv.LogRetry(t, "qemu boot of "+filepath.Base(cfg.Image), fmt.Errorf("attempt 1 hit the TCG early-boot panic: %w", err))
+			t.Logf("serial console of attempt 1:\n%s", tail(v.Serial(), 3000))
 			continue
 		}
 		t.Fatalf("booting %s (attempt %d): %v\nserial console:\n%s", cfg.Image, attempt, err, tail(v.Serial(), 8000))
@@ -517,7 +518,8 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 			if attempt == 2 {
 				t.Fatalf("gok sbom: %v\n%s", err, tail(stderr.String(), 6000))
 			}
-			t.Logf("gok sbom failed, retrying once: %v\n%s", err, tail(stderr.String(), 2000))
+			testenv.LogRetry(t, "gok sbom", fmt.Errorf("attempt 1: %w", err))
+			t.Logf("gok sbom stderr of attempt 1:\n%s", tail(stderr.String(), 2000))
 		}
 		var sbom struct {
 			SBOM struct {
@@ -639,7 +641,17 @@ const (
 // squashfs (unsquashfs) and checks that config.json's settings landed.
 func checkPiImageContents(t *testing.T, root, img string) {
 	t.Helper()
-	_, cfg := loadConfig(t, filepath.Join(root, "config.json"))
+	var cfg struct {
+		BootloaderExtraLines, KernelExtraArgs []string
+		PackageConfig                         map[string]struct{ ExtraFilePaths map[string]string }
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("config.json: %v", err)
+	}
 	readBoot := func(name string) string {
 		out, err := exec.Command("mtype", "-i", fmt.Sprintf("%s@@%d", img, bootOffset), "::"+name).Output()
 		if err != nil {

@@ -1,4 +1,4 @@
-package imagetest
+package image
 
 import (
 	"os"
@@ -94,4 +94,16 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "config.json")); err != nil {
+		t.Fatalf("repository root not found at %s: %v", root, err)
+	}
+	return root
 }

@@ -1,4 +1,4 @@
-package imagetest
+package configcheck_test
 
 import (
 	"bytes"
@@ -288,7 +288,7 @@ func TestConfigFlagsExistInPrograms(t *testing.T) {
 	}
 }
 
-// repoRoot is two levels up from this package (gokrazy/imagetest).
+// repoRoot is two levels up from this package (gokrazy/configcheck).
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
