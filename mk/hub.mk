@@ -19,9 +19,11 @@ hub:
 hubprobe:
 	$(GO) build -o bin/hubprobe ./tools/hubprobe
 
-# The hub's heavy tests: the built binary checked by hubprobe, on loopback.
+# The hub's heavy tests (integration/hub): the built binary checked by
+# hubprobe on loopback. INTEGRATION_FLAGS (Makefile) is -count=1 -p 1 and a
+# timeout.
 test-hub:
-	@echo "== test-hub"; $(GO) test -count=1 -p 1 -json ./integration/hub/... | $(GO) run ./tools/testreport
+	@echo "== integration/hub"; $(GO) test -json $(INTEGRATION_FLAGS) ./integration/hub/... | $(GO) run ./tools/testreport
 
 BENCH_TARGETS += bench-hub
 
