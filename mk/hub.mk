@@ -1,13 +1,13 @@
 # The call hub (cmd/hub): `make run` starts it on this computer with laptop
-# defaults (no root needed); `make bench-hub` measures it with hubprobe.
+# defaults (no root needed); `make test-hub` runs its heavy tests
+# (integration/hub); `make bench-hub` measures it with tools/hubprobe.
 
-.PHONY: run hub bench-hub
+.PHONY: run hub hubprobe bench-hub test-hub
 
 HUB_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 HUB_LDFLAGS := -X main.version=$(HUB_VERSION)
 # Extra flags for `make run`, e.g. HUB_FLAGS="--advertise 192.168.1.20".
 HUB_FLAGS ?=
-HUBPROBE_DIR ?= ../shared/tools/hubprobe
 
 run:
 	$(GO) run -ldflags "$(HUB_LDFLAGS)" ./cmd/hub --state ./state $(HUB_FLAGS)
@@ -15,15 +15,23 @@ run:
 hub:
 	$(GO) build -ldflags "$(HUB_LDFLAGS)" -o bin/hub ./cmd/hub
 
+# The outside client for conformance and benchmarks.
+hubprobe:
+	$(GO) build -o bin/hubprobe ./tools/hubprobe
+
+# The hub's heavy tests (integration/hub): the built binary checked by
+# hubprobe on loopback. INTEGRATION_FLAGS (Makefile) is -count=1 -p 1 and a
+# timeout.
+test-hub:
+	@echo "== integration/hub"; $(GO) test -json $(INTEGRATION_FLAGS) ./integration/hub/... | $(GO) run ./tools/testreport
+
 BENCH_TARGETS += bench-hub
 
 # Runs the hub on loopback (its own ports and a throw-away state dir) and
 # `hubprobe bench --pid` against it; prints the tables with the hub's CPU
 # time per phase. HUBPROBE_BENCH_FLAGS narrows it, e.g. "--only route".
 HUBPROBE_BENCH_FLAGS ?=
-bench-hub: hub
-	@test -f $(HUBPROBE_DIR)/go.mod || { echo "bench-hub: hubprobe not found at $(HUBPROBE_DIR)"; exit 1; }
-	cd $(HUBPROBE_DIR) && $(GO) build -o $(CURDIR)/bin/hubprobe .
+bench-hub: hub hubprobe
 	@tmp=$$(mktemp -d); trap 'kill $$hubpid 2>/dev/null; wait $$hubpid 2>/dev/null; rm -rf $$tmp' EXIT; \
 	bin/hub --state $$tmp/state --advertise 127.0.0.1 --port 24711 --turn-port 23478 \
 	  --status 127.0.0.1:28079 --https 127.0.0.1:28443 --http 127.0.0.1:28080 --log-level warn \

@@ -710,7 +710,7 @@ func TestBrowserCall(t *testing.T) {
 }
 
 // kibitzPeer is a stand-in for a kibitz.chat client, written from the wire
-// rules in shared/research/kibitz-protocol.md (§3.3–3.5, §5) and not from
+// rules in docs/protocol.md (§8, in-room payloads) and not from
 // the app's room or mesh code: hub presence with Kibitz-shaped payloads,
 // one relay-only RTCPeerConnection per peer with audio, camera and screen
 // lanes plus the content channel, the string glare rule, and chat.

@@ -1,7 +1,7 @@
 // Package vm boots a gokrazy disk image under qemu with user-mode networking
 // and host port forwards, and waits for it to answer, for the image tests.
 //
-// There is no usable KVM on our machines (research/gokrazy.md §0), so images
+// There is no usable KVM on our build machines (no /dev/kvm), so images
 // run under TCG. amd64 boots gokrazy's own MBR bootloader through SeaBIOS;
 // arm64 (the real Pi image) boots through EFI on -M virt.
 package vm
@@ -54,7 +54,7 @@ type Config struct {
 }
 
 // ErrKernelPanic means the guest kernel panicked. TCG on x86 has a rare
-// early-boot panic (research/gokrazy.md §5a); callers retry once.
+// early-boot panic; callers retry once.
 var ErrKernelPanic = errors.New("guest kernel panicked")
 
 // VM is a running qemu process.
