@@ -88,6 +88,9 @@ type Hotspot struct {
 	SecurityFallback string `json:"security_fallback,omitempty"`
 	Channel          int    `json:"channel"`
 	Country          string `json:"country"`
+	// Channels are the channels the radio may use in Country, for the
+	// operator page.
+	Channels []int `json:"channels,omitempty"`
 	// WiFiQR is the WIFI: payload for the join QR code.
 	WiFiQR      string `json:"wifi_qr"`
 	MaxStations int    `json:"max_stations"`
@@ -97,6 +100,23 @@ type Hotspot struct {
 	Stations     []Station     `json:"stations"`
 	Leases       []Lease       `json:"leases"`
 	AuthFailures []AuthFailure `json:"auth_failures,omitempty"`
+}
+
+// The hotspot's control API, next to its /status on loopback. Both are
+// JSON POSTs; the hub's operator page is the caller.
+const (
+	// ReloadPath: re-read the settings file and restart the AP if the
+	// Wi-Fi settings changed. Body: {}.
+	ReloadPath = "/control/reload"
+	// BanPath: deauthenticate the station holding a lease and refuse its
+	// MAC for a while. Body: Ban.
+	BanPath = "/control/ban"
+)
+
+// Ban is the body of BanPath.
+type Ban struct {
+	IP      string `json:"ip"`
+	Seconds int    `json:"seconds"`
 }
 
 // Station is an associated Wi-Fi client.
