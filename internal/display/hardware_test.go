@@ -1,4 +1,4 @@
-package main
+package display
 
 import (
 	"bytes"
@@ -96,11 +96,11 @@ func (p *panelBusy) In(pull gpio.Pull, edge gpio.Edge) error {
 
 // startRun runs the program and returns a stop function that cancels it
 // and fails the test unless it returns nil promptly.
-func startRun(t *testing.T, cfg config) (stop func()) {
+func startRun(t *testing.T, cfg Config) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg) }()
+	go func() { done <- Run(ctx, cfg) }()
 	return func() {
 		t.Helper()
 		cancel()
@@ -115,8 +115,8 @@ func startRun(t *testing.T, cfg config) (stop func()) {
 	}
 }
 
-func hardwareConfig(t *testing.T) config {
-	cfg := defaultConfig()
+func hardwareConfig(t *testing.T) Config {
+	cfg := DefaultConfig()
 	cfg.Sample = true
 	cfg.Interval = 50 * time.Millisecond
 	cfg.FB = filepath.Join(t.TempDir(), "no-fb0")
