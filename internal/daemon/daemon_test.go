@@ -68,12 +68,13 @@ func TestVersionFrom(t *testing.T) {
 		{"go install @version", "", &debug.BuildInfo{Main: debug.Module{Path: Module, Version: "v0.3.0"}}, "v0.3.0"},
 		{"checkout with vcs", "", &debug.BuildInfo{Main: debug.Module{Path: Module, Version: "(devel)"}, Settings: vcs("0123456789abcdef0123", "false")}, "0123456789ab"},
 		{"dirty checkout", "", &debug.BuildInfo{Main: debug.Module{Path: Module, Version: "(devel)"}, Settings: vcs("0123456789abcdef0123", "true")}, "0123456789ab-dirty"},
-		{"builddir requiring a release", "", &debug.BuildInfo{Main: debug.Module{Path: "kibitzbox/gokrazy/pi/build", Version: "(devel)"},
-			Deps: []*debug.Module{{Path: Module, Version: "v0.4.0"}}}, "v0.4.0"},
-		// gok's builddir replaces the module with the checkout: that
-		// pseudo-version says nothing, so without a stamp it is "dev".
-		{"builddir with replace", "", &debug.BuildInfo{Main: debug.Module{Path: "kibitzbox/gokrazy/pi/build", Version: "(devel)"},
-			Deps: []*debug.Module{{Path: Module, Version: "v0.0.0-00010101000000-000000000000", Replace: &debug.Module{Path: "../../.."}}}}, "dev"},
+		// gok builds cmd/hub from a builddir module: the main package's
+		// module is this one, at the builddir's required version...
+		{"builddir requiring a release", "", &debug.BuildInfo{Main: debug.Module{Path: Module, Version: "v0.4.0"}}, "v0.4.0"},
+		// ...or replaced by the checkout, whose placeholder version says
+		// nothing, so without a stamp it is "dev".
+		{"builddir with replace", "", &debug.BuildInfo{Main: debug.Module{Path: Module, Version: "v0.0.0-00010101000000-000000000000", Replace: &debug.Module{Path: "../../.."}}}, "dev"},
+		{"placeholder without replace", "", &debug.BuildInfo{Main: debug.Module{Path: Module, Version: "v0.0.0-00010101000000-000000000000"}}, "dev"},
 		{"nothing known", "", &debug.BuildInfo{Main: debug.Module{Path: Module, Version: "(devel)"}}, "dev"},
 	} {
 		if got := versionFrom(c.stamped, c.bi); got != c.want {

@@ -36,15 +36,12 @@ func versionFrom(stamped string, bi *debug.BuildInfo) string {
 	if bi == nil {
 		return "dev"
 	}
-	if v := bi.Main.Version; bi.Main.Path == Module && v != "" && v != "(devel)" {
-		return v
-	}
-	// A build whose main module is another one (gok's builddir) that
-	// requires this module at a real version.
-	for _, d := range bi.Deps {
-		if d.Path == Module && d.Replace == nil && d.Version != "" && d.Version != "(devel)" {
-			return d.Version
-		}
+	// gok builds the programs from a builddir module that requires this
+	// one; the main package's module is then this module at the required
+	// version, or, with the builddir's replace of the checkout, at a
+	// placeholder version that says nothing.
+	if m := bi.Main; m.Path == Module && m.Replace == nil && realVersion(m.Version) {
+		return m.Version
 	}
 	var rev string
 	var dirty bool
@@ -63,5 +60,10 @@ func versionFrom(stamped string, bi *debug.BuildInfo) string {
 	if dirty {
 		rev += "-dirty"
 	}
-	return strings.TrimSpace(rev)
+	return rev
+}
+
+// realVersion reports whether v names a version rather than a placeholder.
+func realVersion(v string) bool {
+	return v != "" && v != "(devel)" && !strings.HasPrefix(v, "v0.0.0-00010101000000-")
 }
