@@ -18,7 +18,6 @@ import (
 
 	"github.com/kibitzbox/kibitzbox/hardware/detect"
 	"github.com/kibitzbox/kibitzbox/hardware/oled"
-	"github.com/kibitzbox/kibitzbox/hardware/ssd1306"
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
 	"github.com/kibitzbox/kibitzbox/internal/render"
 	"github.com/kibitzbox/kibitzbox/internal/status"
@@ -253,7 +252,7 @@ func (b recordBus) sawContrast(level byte) bool {
 
 func TestOLEDDimsWhenIdleAndWakesOnChange(t *testing.T) {
 	bus := recordBus{&i2ctest.Record{}}
-	dev, err := oled.New(bus, oled.Addr, ssd1306.Chip())
+	dev, err := oled.New(bus, oled.Addr, oled.SSD1306)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/kibitzbox/kibitzbox/hardware/inky"
 	"github.com/kibitzbox/kibitzbox/hardware/oled"
 	"github.com/kibitzbox/kibitzbox/hardware/spifake"
-	"github.com/kibitzbox/kibitzbox/hardware/ssd1306"
 	"github.com/kibitzbox/kibitzbox/internal/render"
 )
 
@@ -132,7 +131,7 @@ func TestAutoDetectsAndDrivesAnOLED(t *testing.T) {
 
 	// What a directly driven SSD1306 receives for the sample's first page.
 	ref := &i2ctest.Record{}
-	dev, err := oled.New(ref, oled.Addr, ssd1306.Chip())
+	dev, err := oled.New(ref, oled.Addr, oled.SSD1306)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,6 @@ import (
 	"github.com/kibitzbox/kibitzbox/hardware/fb"
 	"github.com/kibitzbox/kibitzbox/hardware/inky"
 	"github.com/kibitzbox/kibitzbox/hardware/oled"
-	"github.com/kibitzbox/kibitzbox/hardware/sh1106"
-	"github.com/kibitzbox/kibitzbox/hardware/ssd1306"
 	"github.com/kibitzbox/kibitzbox/internal/render"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 )
@@ -285,11 +283,11 @@ func openOLED(cfg Config, chip string, bus i2c.BusCloser, addr uint16) (screen, 
 			return nil, fmt.Errorf("no %s answers at 0x3c or 0x3d on I2C bus %s", chip, bus)
 		}
 	}
-	newDev := ssd1306.New
-	if chip == detect.SH1106 {
-		newDev = sh1106.New
+	c, err := oled.ChipByName(chip)
+	if err != nil {
+		return nil, err
 	}
-	d, err := newDev(bus, addr)
+	d, err := oled.New(bus, addr, c)
 	if err != nil {
 		return nil, err
 	}
