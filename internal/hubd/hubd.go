@@ -198,7 +198,7 @@ func Run(ctx context.Context, cfg Config) error {
 		appURL = webSrv.AppURL(cfg.Room)
 	}
 
-	st := &statusSource{cfg: cfg, hub: h, relay: relay, blob: blob, appURL: appURL, kibitzURL: kibitzLink(cfg.Room), turnPort: turnPort}
+	st := &statusSource{cfg: cfg, hub: h, relay: relay, web: webSrv, blob: blob, appURL: appURL, kibitzURL: kibitzLink(cfg.Room), turnPort: turnPort}
 	if cfg.StatusAddr != "" {
 		handler := status.Handler(func() any { return st.doc() }, st.writeMetrics)
 		start("status", func(ctx context.Context) error { return status.Serve(ctx, cfg.StatusAddr, handler) })

@@ -46,6 +46,8 @@ type Hub struct {
 	InCall int `json:"in_call"`
 
 	TURN TURN `json:"turn"`
+	// Web is nil when the hub runs without its web server.
+	Web *Web `json:"web,omitempty"`
 
 	// Drops counts frames or packets the hub discarded, by reason.
 	Drops map[string]uint64 `json:"drops"`
@@ -64,6 +66,17 @@ type TURN struct {
 	RelayedBytes    uint64  `json:"relayed_bytes"`
 	BytesPerSecond  float64 `json:"bytes_per_second"`
 	RefusedRequests uint64  `json:"refused_requests"`
+}
+
+// Web summarises the call app's HTTPS server and captive portal.
+type Web struct {
+	// CaptiveClients is the number of clients released from the portal.
+	CaptiveClients int    `json:"captive_clients"`
+	AppLoads       uint64 `json:"app_loads"`
+	Joins          uint64 `json:"joins"`
+	ProbeSuccesses uint64 `json:"probe_successes"`
+	Splashes       uint64 `json:"splashes"`
+	Redirects      uint64 `json:"redirects"`
 }
 
 // Hotspot states.
