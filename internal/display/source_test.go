@@ -29,6 +29,12 @@ type hubServer struct {
 func newHubServer(t *testing.T) *hubServer {
 	h := &hubServer{doc: *render.Sample().Hub}
 	ok := status.Handler(func() any { return h.doc }, nil)
+	huge := h.doc
+	name := strings.Repeat("<", 256) // 6 bytes each in JSON
+	for range status.MaxDocument / 1000 {
+		huge.Rooms = append(huge.Rooms, status.Room{Name: name, Members: 1})
+	}
+	hugeHandler := status.Handler(func() any { return huge }, nil)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		mode := h.mode
@@ -41,12 +47,7 @@ func newHubServer(t *testing.T) *hubServer {
 			w.(http.Flusher).Flush()
 			<-r.Context().Done()
 		case "huge":
-			doc := h.doc
-			name := strings.Repeat("<", 256) // 6 bytes each in JSON
-			for range status.MaxDocument / 1000 {
-				doc.Rooms = append(doc.Rooms, status.Room{Name: name, Members: 1})
-			}
-			status.Handler(func() any { return doc }, nil).ServeHTTP(w, r)
+			hugeHandler.ServeHTTP(w, r)
 		default:
 			ok.ServeHTTP(w, r)
 		}
@@ -62,10 +63,23 @@ func (h *hubServer) set(mode string) {
 }
 
 func testHTTPSource(hubURL string) *httpSource {
-	// A short client timeout keeps the slow cases quick; the hotspot is
-	// simply absent.
+	// The hotspot is simply absent.
 	return &httpSource{hubURL: hubURL, hotspotURL: "http://127.0.0.1:1/status",
-		client: &http.Client{Timeout: 300 * time.Millisecond}, log: slog.New(slog.DiscardHandler)}
+		client: clientFor(""), log: slog.New(slog.DiscardHandler)}
+}
+
+// clientFor bounds a request as the display does, only shorter where the
+// server is meant to stall (the test waits that long), and generous where
+// it is not (a loaded machine must not turn "huge" into "slow").
+func clientFor(mode string) *http.Client {
+	timeout := 30 * time.Second
+	switch mode {
+	case "slow":
+		timeout = 300 * time.Millisecond
+	case "stall":
+		timeout = time.Second
+	}
+	return &http.Client{Timeout: timeout}
 }
 
 // wantCallQR checks that in shows the call QR with url on every panel
@@ -105,6 +119,7 @@ func TestCallQRSurvivesABadHubStatus(t *testing.T) {
 		} else {
 			h.set(mode)
 		}
+		src.client = clientFor(mode)
 		in := src.get(context.Background())
 		if mode == "" {
 			if in.Hub == nil {
@@ -134,7 +149,9 @@ func TestCallQRFromAFirstBadHubStatus(t *testing.T) {
 		} else {
 			h.set(c.mode)
 		}
-		in := testHTTPSource(h.srv.URL + "/status").get(context.Background())
+		src := testHTTPSource(h.srv.URL + "/status")
+		src.client = clientFor(c.mode)
+		in := src.get(context.Background())
 		if in.Hub != nil {
 			t.Errorf("%s: got a whole document", c.mode)
 		}
