@@ -21,6 +21,7 @@ import (
 
 	"github.com/kibitzbox/kibitzbox/gokrazy/instance"
 	"github.com/kibitzbox/kibitzbox/gokrazy/vm"
+	"github.com/kibitzbox/kibitzbox/internal/daemon"
 	"github.com/kibitzbox/kibitzbox/internal/hubclient"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
@@ -39,8 +40,8 @@ const (
 	piBytes     = 2147483648
 )
 
-// versionFlag stamps the hub's version (cmd/hub's main.version).
-func versionFlag(v string) []string { return []string{"-ldflags=-X main.version=" + v} }
+// versionFlag stamps the hub's version (internal/daemon's version).
+func versionFlag(v string) []string { return []string{daemon.LDFlags(v)} }
 
 // figures collects the timings printed at the end (not assertions).
 type figures struct{ lines []string }
