@@ -30,7 +30,7 @@ const maxBody = 16 << 10
 
 // State is everything the operator page shows.
 type State struct {
-	Settings settings.Settings `json:"settings"`
+	Settings Settings `json:"settings"`
 	// Channels are the legal channels for the country, read from the radio
 	// (empty without one).
 	Channels []int     `json:"channels"`
@@ -38,6 +38,14 @@ type State struct {
 	Stations []Station `json:"stations"`
 	Rooms    []Room    `json:"rooms"`
 	Box      Box       `json:"box"`
+}
+
+// Settings are the settings in force: the operator's where set, otherwise
+// what the daemons run with.
+type Settings struct {
+	WiFi   settings.WiFi   `json:"wifi"`
+	Calls  settings.Calls  `json:"calls"`
+	Guests settings.Guests `json:"guests"`
 }
 
 // Station is a Wi-Fi station associated to the box.
@@ -240,7 +248,7 @@ func (s *Server) setCalls(w http.ResponseWriter, r *http.Request, who string) {
 	if !decode(w, r, &c) {
 		return
 	}
-	if err := (settings.Settings{Calls: c}).Validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -261,7 +269,7 @@ func (s *Server) setWiFi(w http.ResponseWriter, r *http.Request, who string) {
 		writeError(w, http.StatusBadRequest, "wifi.passphrase: WPA2 needs a passphrase")
 		return
 	}
-	if err := (settings.Settings{WiFi: wf}).Validate(); err != nil {
+	if err := wf.Validate(); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -280,7 +288,7 @@ func (s *Server) setGuests(w http.ResponseWriter, r *http.Request, who string) {
 		writeError(w, http.StatusBadRequest, "guests.source: wifi, ethernet or both")
 		return
 	}
-	if err := (settings.Settings{Guests: g}).Validate(); err != nil {
+	if err := g.Validate(); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}

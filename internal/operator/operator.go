@@ -42,7 +42,8 @@ type Calls interface {
 
 // Config wires a Backend.
 type Config struct {
-	// SettingsPath is the settings file; Defaults are the flags' values.
+	// SettingsPath is the settings file; Defaults are the hub's flags
+	// (calls and guests; the Wi-Fi defaults are the hotspot's business).
 	SettingsPath string
 	Defaults     settings.Settings
 	Hub          Hub
@@ -84,30 +85,42 @@ func New(cfg Config) *Backend {
 	return &Backend{cfg: cfg}
 }
 
-// Settings are the settings in force: the file over the defaults.
+// Settings are the hub's settings in force: the file's sections over the
+// hub's flags.
 func (b *Backend) Settings() settings.Settings {
-	return settings.Load(b.cfg.SettingsPath, b.cfg.Defaults, b.cfg.Logger)
+	return settings.Load(b.cfg.SettingsPath, b.cfg.Logger).Over(b.cfg.Defaults)
 }
 
-// update changes the settings file under the lock.
-func (b *Backend) update(change func(*settings.Settings)) (settings.Settings, error) {
+// update sets sections of the settings file under the lock; the file's
+// other sections stay as they are.
+func (b *Backend) update(change func(*settings.Settings)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := b.Settings()
+	s := settings.Load(b.cfg.SettingsPath, b.cfg.Logger)
 	change(&s)
 	if err := s.Validate(); err != nil {
-		return s, &admin.InputError{Msg: err.Error()}
+		return &admin.InputError{Msg: err.Error()}
 	}
 	if err := settings.Save(b.cfg.SettingsPath, s); err != nil {
-		return s, fmt.Errorf("saving the settings: %w", err)
+		return fmt.Errorf("saving the settings: %w", err)
 	}
-	return s, nil
+	return nil
 }
 
 // State gathers the page's state; a missing hotspot (a laptop) leaves the
 // Wi-Fi parts empty rather than failing the page.
 func (b *Backend) State(ctx context.Context) (admin.State, error) {
-	st := admin.State{Settings: b.Settings(), Rooms: b.cfg.Hub.Rooms(), Stations: []admin.Station{}, Channels: []int{}}
+	cur := b.Settings()
+	st := admin.State{Rooms: b.cfg.Hub.Rooms(), Stations: []admin.Station{}, Channels: []int{}}
+	if cur.Calls != nil {
+		st.Settings.Calls = *cur.Calls
+	}
+	if cur.Guests != nil {
+		st.Settings.Guests = *cur.Guests
+	}
+	if cur.WiFi != nil {
+		st.Settings.WiFi = *cur.WiFi
+	}
 	now := b.cfg.Now()
 	st.Box = admin.Box{
 		Version:  b.cfg.Version,
@@ -125,6 +138,11 @@ func (b *Backend) State(ctx context.Context) (admin.State, error) {
 	}
 	st.Hotspot = hs.State
 	st.Channels = append(st.Channels, hs.Channels...)
+	if cur.WiFi == nil {
+		// Never set by the operator: show what the hotspot runs with.
+		st.Settings.WiFi = settings.WiFi{SSID: hs.SSID, Passphrase: hs.Passphrase, Security: hs.Security,
+			Hidden: hs.Hidden, Country: hs.Country, Channel: hs.Channel}
+	}
 	ips := map[string]string{}
 	for _, l := range hs.Leases {
 		ips[l.MAC] = l.IP
@@ -150,18 +168,20 @@ func (b *Backend) State(ctx context.Context) (admin.State, error) {
 // SetCalls saves and applies the call settings; apps get them on their
 // next /api/join.
 func (b *Backend) SetCalls(_ context.Context, c settings.Calls) error {
-	s, err := b.update(func(s *settings.Settings) {
-		if c.DefaultRoom != "" {
-			s.Calls.DefaultRoom = c.DefaultRoom
-		}
-		if c.RoomCap != 0 {
-			s.Calls.RoomCap = c.RoomCap
-		}
-	})
-	if err != nil {
+	cur := settings.Calls{}
+	if s := b.Settings(); s.Calls != nil {
+		cur = *s.Calls
+	}
+	if c.DefaultRoom != "" {
+		cur.DefaultRoom = c.DefaultRoom
+	}
+	if c.RoomCap != 0 {
+		cur.RoomCap = c.RoomCap
+	}
+	if err := b.update(func(s *settings.Settings) { s.Calls = &cur }); err != nil {
 		return err
 	}
-	b.cfg.Calls.SetCalls(s.Calls.DefaultRoom, s.Calls.RoomCap)
+	b.cfg.Calls.SetCalls(cur.DefaultRoom, cur.RoomCap)
 	return nil
 }
 
@@ -175,8 +195,8 @@ func (b *Backend) SetWiFi(ctx context.Context, w settings.WiFi) error {
 	if len(hs.Channels) > 0 && !slices.Contains(hs.Channels, w.Channel) {
 		return &admin.InputError{Msg: fmt.Sprintf("channel %d is not allowed here; choose one of %v", w.Channel, hs.Channels)}
 	}
-	old := b.Settings().WiFi
-	if _, err := b.update(func(s *settings.Settings) { s.WiFi = w }); err != nil {
+	old := settings.WiFi{SSID: hs.SSID, Passphrase: hs.Passphrase, Security: hs.Security}
+	if err := b.update(func(s *settings.Settings) { s.WiFi = &w }); err != nil {
 		return err
 	}
 	if old.SSID != w.SSID || old.Passphrase != w.Passphrase || old.Security != w.Security {
@@ -196,7 +216,7 @@ func (b *Backend) SetWiFi(ctx context.Context, w settings.WiFi) error {
 
 // SetGuests saves where guests come from; the daemons apply it on reload.
 func (b *Backend) SetGuests(ctx context.Context, g settings.Guests) error {
-	if _, err := b.update(func(s *settings.Settings) { s.Guests = g }); err != nil {
+	if err := b.update(func(s *settings.Settings) { s.Guests = &g }); err != nil {
 		return err
 	}
 	if err := b.cfg.Hotspot.Reload(ctx); err != nil {

@@ -59,8 +59,20 @@ func (h *hubStandIn) Kick(id uint64, d time.Duration) (netip.Addr, bool) {
 // hotspotAPI serves the hotspot's status and control API as the contract
 // in internal/status defines it.
 func hotspotAPI(t *testing.T, ev *events, st status.Hotspot) *HotspotClient {
+	c, _ := hotspotAPIWith(t, ev, st)
+	return c
+}
+
+// hotspotAPIWith also returns a setter for the status it serves.
+func hotspotAPIWith(t *testing.T, ev *events, st status.Hotspot) (*HotspotClient, func(status.Hotspot)) {
+	var mu sync.Mutex
+	set := func(s status.Hotspot) { mu.Lock(); st = s; mu.Unlock() }
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(st) })
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		json.NewEncoder(w).Encode(st)
+	})
 	mux.HandleFunc("POST "+status.ReloadPath, func(w http.ResponseWriter, r *http.Request) {
 		ev.add("reload")
 		w.WriteHeader(http.StatusNoContent)
@@ -76,15 +88,21 @@ func hotspotAPI(t *testing.T, ev *events, st status.Hotspot) *HotspotClient {
 	})
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
-	return &HotspotClient{Base: ts.URL, Client: ts.Client()}
+	return &HotspotClient{Base: ts.URL, Client: ts.Client()}, set
 }
 
+// defaults are the hub's flags: calls and guests.
 func defaults() settings.Settings {
 	return settings.Settings{
-		WiFi:   settings.WiFi{SSID: "Kibitz-7F3A", Passphrase: "abcdefgh2345", Security: "wpa2", Country: "DE", Channel: 6},
-		Calls:  settings.Calls{DefaultRoom: "lobby", RoomCap: 8},
-		Guests: settings.Guests{Source: "wifi"},
+		Calls:  &settings.Calls{DefaultRoom: "lobby", RoomCap: 8},
+		Guests: &settings.Guests{Source: "wifi"},
 	}
+}
+
+// running is what the hotspot reports it runs with.
+func running() status.Hotspot {
+	return status.Hotspot{State: "running", SSID: "Kibitz-7F3A", Passphrase: "abcdefgh2345", Security: "wpa2",
+		Country: "DE", Channel: 6, Channels: []int{1, 6, 11}}
 }
 
 func newBackend(t *testing.T, hs *HotspotClient, ev *events, h *hubStandIn) *Backend {
@@ -103,7 +121,7 @@ func TestSetCallsPersistsAndApplies(t *testing.T) {
 	if err := b.SetCalls(context.Background(), settings.Calls{RoomCap: 4}); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.Settings().Calls; got != (settings.Calls{DefaultRoom: "lobby", RoomCap: 4}) {
+	if got := *b.Settings().Calls; got != (settings.Calls{DefaultRoom: "lobby", RoomCap: 4}) {
 		t.Errorf("saved calls %+v", got)
 	}
 	if ev.String() != "calls lobby 4" {
@@ -120,13 +138,18 @@ func TestSetCallsPersistsAndApplies(t *testing.T) {
 func TestSetWiFi(t *testing.T) {
 	ev := &events{}
 	h := &hubStandIn{ev: ev}
-	b := newBackend(t, hotspotAPI(t, ev, status.Hotspot{State: "running", Channels: []int{1, 6, 11}}), ev, h)
+	hs, setStatus := hotspotAPIWith(t, ev, running())
+	b := newBackend(t, hs, ev, h)
+	st, err := b.State(context.Background())
+	if err != nil || st.Settings.WiFi.SSID != "Kibitz-7F3A" || st.Settings.WiFi.Channel != 6 {
+		t.Fatalf("before any change the page must show the running Wi-Fi: %+v, %v", st.Settings.WiFi, err)
+	}
 	w := settings.WiFi{SSID: "Cafe", Passphrase: "new-passphrase", Security: "wpa2", Country: "DE", Channel: 13}
 	var in *admin.InputError
 	if err := b.SetWiFi(context.Background(), w); !errors.As(err, &in) || !strings.Contains(in.Msg, "channel 13") {
 		t.Fatalf("channel 13: %v, want an input error naming it", err)
 	}
-	if ev.String() != "" || b.Settings().WiFi != defaults().WiFi {
+	if ev.String() != "" || b.Settings().WiFi != nil {
 		t.Fatalf("a refused change still did something: %q %+v", ev, b.Settings().WiFi)
 	}
 	w.Channel = 11
@@ -136,10 +159,17 @@ func TestSetWiFi(t *testing.T) {
 	if ev.String() != "notice|reload" {
 		t.Errorf("events %q, want the notice before the reload", ev)
 	}
-	if b.Settings().WiFi != w {
-		t.Errorf("saved %+v, want %+v", b.Settings().WiFi, w)
+	if got := b.Settings().WiFi; got == nil || *got != w {
+		t.Errorf("saved %+v, want %+v", got, w)
 	}
-	// Only the channel changes: no notice, guests keep their passphrase.
+	if got := *b.Settings().Calls; got != *defaults().Calls {
+		t.Errorf("a Wi-Fi change touched the calls section: %+v", got)
+	}
+	// The hotspot now runs the new network; only the channel changes next:
+	// no notice, guests keep their passphrase.
+	now := running()
+	now.SSID, now.Passphrase = w.SSID, w.Passphrase
+	setStatus(now)
 	ev.log = nil
 	w.Channel = 1
 	if err := b.SetWiFi(context.Background(), w); err != nil || ev.String() != "reload" {

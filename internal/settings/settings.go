@@ -1,9 +1,10 @@
 // Package settings is the box's operator settings: one JSON file in the
 // state directory (/perm/kibitzbox/settings.json on the box) that all three
 // daemons read and the operator page changes. The daemons' flags (from
-// config.json) are the defaults; a value in the file wins over its flag,
-// and a field the file lacks keeps the flag's value. The file survives OTA
-// updates because it lives on /perm.
+// config.json) are the defaults. The file has up to three sections (Wi-Fi,
+// calls, guests), each written whole by the operator page: a section in
+// the file wins over the flags, a section it lacks keeps the flags. The
+// file survives OTA updates because it lives on /perm.
 package settings
 
 import (
@@ -74,21 +75,36 @@ type Guests struct {
 	VenuePassphrase string `json:"venue_passphrase,omitempty"`
 }
 
-// Settings is the whole file.
+// Settings is the whole file; a nil section was never set by the operator.
 type Settings struct {
-	WiFi   WiFi   `json:"wifi"`
-	Calls  Calls  `json:"calls"`
-	Guests Guests `json:"guests"`
+	WiFi   *WiFi   `json:"wifi,omitempty"`
+	Calls  *Calls  `json:"calls,omitempty"`
+	Guests *Guests `json:"guests,omitempty"`
+}
+
+// Over returns s with each section it lacks taken from defaults.
+func (s Settings) Over(defaults Settings) Settings {
+	if s.WiFi == nil {
+		s.WiFi = defaults.WiFi
+	}
+	if s.Calls == nil {
+		s.Calls = defaults.Calls
+	}
+	if s.Guests == nil {
+		s.Guests = defaults.Guests
+	}
+	return s
 }
 
 // Path is the settings file in stateDir.
 func Path(stateDir string) string { return filepath.Join(stateDir, FileName) }
 
-// Load reads the settings file over defaults. A missing file gives the
-// defaults. A corrupt or invalid file is moved aside, logged, and the
-// defaults are used: a bad file must never keep the box from starting.
-func Load(path string, defaults Settings, log *slog.Logger) Settings {
-	s := defaults
+// Load reads the settings file, with no defaults applied (see Over). A
+// missing file gives no sections. A corrupt or invalid file is moved
+// aside, logged, and ignored: a bad file must never keep the box from
+// starting.
+func Load(path string, log *slog.Logger) Settings {
+	var s Settings
 	err := statefile.ReadJSON(path, &s, func() error { return s.Validate() })
 	switch {
 	case err == nil:
@@ -97,7 +113,7 @@ func Load(path string, defaults Settings, log *slog.Logger) Settings {
 	default:
 		log.Warn("settings file unusable, using the defaults", "path", path, "err", err)
 	}
-	return defaults
+	return Settings{}
 }
 
 // Save validates s and writes it atomically. The file holds the Wi-Fi
@@ -113,7 +129,24 @@ func Save(path string, s Settings) error {
 // Empty Wi-Fi fields are allowed: the hotspot generates an SSID and a
 // passphrase on first start.
 func (s Settings) Validate() error {
-	w := s.WiFi
+	if s.WiFi != nil {
+		if err := s.WiFi.Validate(); err != nil {
+			return err
+		}
+	}
+	if s.Calls != nil {
+		if err := s.Calls.Validate(); err != nil {
+			return err
+		}
+	}
+	if s.Guests != nil {
+		return s.Guests.Validate()
+	}
+	return nil
+}
+
+// Validate checks the Wi-Fi section.
+func (w WiFi) Validate() error {
 	if w.SSID != "" && (len(w.SSID) > 32 || !utf8.ValidString(w.SSID) || hasControl(w.SSID)) {
 		return fmt.Errorf("wifi.ssid %q: 1 to 32 bytes of printable UTF-8", w.SSID)
 	}
@@ -133,14 +166,22 @@ func (s Settings) Validate() error {
 	if w.Channel != 0 && (w.Channel < 1 || w.Channel > 14) {
 		return fmt.Errorf("wifi.channel %d: a 2.4 GHz channel from 1 to 14", w.Channel)
 	}
-	c := s.Calls
+	return nil
+}
+
+// Validate checks the calls section.
+func (c Calls) Validate() error {
 	if c.DefaultRoom != "" && (len(c.DefaultRoom) > 64 || hasControl(c.DefaultRoom) || !utf8.ValidString(c.DefaultRoom)) {
 		return fmt.Errorf("calls.default_room %q: up to 64 bytes of printable UTF-8", c.DefaultRoom)
 	}
 	if c.RoomCap != 0 && (c.RoomCap < MinRoomCap || c.RoomCap > MaxRoomCap) {
 		return fmt.Errorf("calls.room_cap %d: from %d to %d", c.RoomCap, MinRoomCap, MaxRoomCap)
 	}
-	g := s.Guests
+	return nil
+}
+
+// Validate checks the guests section.
+func (g Guests) Validate() error {
 	switch g.Source {
 	case "", SourceWiFi, SourceEthernet, SourceBoth:
 	default:

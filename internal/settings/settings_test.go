@@ -5,41 +5,43 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
 
 func defaults() Settings {
 	return Settings{
-		WiFi:   WiFi{SSID: "Kibitz-7F3A", Passphrase: "abcdefgh2345", Security: SecurityWPA2, Country: "DE", Channel: 6},
-		Calls:  Calls{DefaultRoom: "lobby", RoomCap: 8},
-		Guests: Guests{Source: SourceWiFi},
+		WiFi:   &WiFi{SSID: "Kibitz-7F3A", Passphrase: "abcdefgh2345", Security: SecurityWPA2, Country: "DE", Channel: 6},
+		Calls:  &Calls{DefaultRoom: "lobby", RoomCap: 8},
+		Guests: &Guests{Source: SourceWiFi},
 	}
 }
 
-func TestMissingFileGivesDefaults(t *testing.T) {
+func TestMissingFileHasNoSections(t *testing.T) {
 	var logs bytes.Buffer
-	got := Load(filepath.Join(t.TempDir(), FileName), defaults(), slog.New(slog.NewTextHandler(&logs, nil)))
-	if got != defaults() {
-		t.Errorf("Load = %+v, want the defaults", got)
+	got := Load(filepath.Join(t.TempDir(), FileName), slog.New(slog.NewTextHandler(&logs, nil)))
+	if got != (Settings{}) {
+		t.Errorf("Load = %+v, want no sections", got)
+	}
+	if !reflect.DeepEqual(got.Over(defaults()), defaults()) {
+		t.Errorf("Over(defaults) of nothing is not the defaults")
 	}
 	if logs.Len() != 0 {
 		t.Errorf("a missing file is normal, but Load logged %q", logs.String())
 	}
 }
 
-// A value in the file wins over its flag; a field the file lacks keeps the
-// flag's value.
-func TestFileOverridesOnlyWhatItHas(t *testing.T) {
+// A section in the file wins over the flags; a section it lacks keeps them.
+func TestFileSectionsOverride(t *testing.T) {
 	p := filepath.Join(t.TempDir(), FileName)
-	if err := os.WriteFile(p, []byte(`{"wifi":{"channel":11},"calls":{"room_cap":4}}`), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(`{"calls":{"default_room":"stage","room_cap":4}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := Load(p, defaults(), slog.Default())
+	got := Load(p, slog.Default()).Over(defaults())
 	want := defaults()
-	want.WiFi.Channel = 11
-	want.Calls.RoomCap = 4
-	if got != want {
+	want.Calls = &Calls{DefaultRoom: "stage", RoomCap: 4}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load = %+v\nwant %+v", got, want)
 	}
 }
@@ -48,7 +50,7 @@ func TestSaveThenLoadRoundTrips(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "sub", FileName)
 	s := defaults()
 	s.WiFi.Hidden = true
-	s.Guests = Guests{Source: SourceBoth, VenueSSID: "Cafe Guest", VenuePassphrase: "venue-pass-1"}
+	s.Guests = &Guests{Source: SourceBoth, VenueSSID: "Cafe Guest", VenuePassphrase: "venue-pass-1"}
 	if err := Save(p, s); err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +61,13 @@ func TestSaveThenLoadRoundTrips(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("settings file mode %v, want 0600 (it holds the passphrase)", fi.Mode().Perm())
 	}
-	if got := Load(p, Settings{}, slog.Default()); got != s {
+	if got := Load(p, slog.Default()); !reflect.DeepEqual(got, s) {
 		t.Errorf("Load after Save = %+v, want %+v", got, s)
 	}
 }
 
-// A corrupt or invalid file falls back to the defaults with a log line, and
-// is kept aside as evidence.
+// A corrupt or invalid file is ignored with a log line, and kept aside as
+// evidence.
 func TestCorruptFileFallsBack(t *testing.T) {
 	for name, body := range map[string]string{
 		"truncated": `{"wifi":{"ssid":"Kib`,
@@ -73,21 +75,18 @@ func TestCorruptFileFallsBack(t *testing.T) {
 		"not json":  "\x00\x01garbage",
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			p := filepath.Join(dir, FileName)
+			p := filepath.Join(t.TempDir(), FileName)
 			if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
-			got := Load(p, defaults(), slog.New(slog.NewTextHandler(&logs, nil)))
-			if got != defaults() {
-				t.Errorf("Load = %+v, want the defaults", got)
+			if got := Load(p, slog.New(slog.NewTextHandler(&logs, nil))); got != (Settings{}) {
+				t.Errorf("Load = %+v, want nothing from a corrupt file", got)
 			}
 			if !strings.Contains(logs.String(), "settings file unusable") {
 				t.Errorf("no log line for the corrupt file: %q", logs.String())
 			}
-			aside, _ := filepath.Glob(p + ".corrupt-*")
-			if len(aside) != 1 {
+			if aside, _ := filepath.Glob(p + ".corrupt-*"); len(aside) != 1 {
 				t.Errorf("corrupt file not kept aside: %v", aside)
 			}
 		})
@@ -100,11 +99,11 @@ func TestSaveRefusesInvalidAndKeepsTheOldFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := defaults()
-	bad.WiFi.Passphrase = "short"
+	bad.WiFi = &WiFi{SSID: "x", Passphrase: "short"}
 	if err := Save(p, bad); err == nil || !strings.Contains(err.Error(), "8 to 63") {
 		t.Fatalf("Save(short passphrase) = %v, want a passphrase error", err)
 	}
-	if got := Load(p, Settings{}, slog.Default()); got != defaults() {
+	if got := Load(p, slog.Default()); !reflect.DeepEqual(got, defaults()) {
 		t.Errorf("the old file changed after a refused save: %+v", got)
 	}
 }
