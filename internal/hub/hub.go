@@ -99,6 +99,8 @@ type Hub struct {
 	mu      sync.Mutex
 	remotes map[netip.AddrPort]*remote
 	checked map[netip.AddrPort]*checkedAddr
+	// bans are addresses the operator kicked, until a monotonic time.
+	bans map[netip.Addr]int64
 
 	ctx       context.Context
 	wg        sync.WaitGroup
@@ -131,6 +133,7 @@ func New(cfg Config) (*Hub, error) {
 		byUfrag: map[string]*galaxy.Identity{},
 		remotes: map[netip.AddrPort]*remote{},
 		checked: map[netip.AddrPort]*checkedAddr{},
+		bans:    map[netip.Addr]int64{},
 		start:   time.Now(),
 	}
 	for _, id := range cfg.Identities {
@@ -301,17 +304,18 @@ const (
 	dropUnknownPacket  = "unknown_packet"
 	dropTooManyRemotes = "too_many_peers"
 	dropHandshake      = "handshake_failed"
+	dropBanned         = "stun_banned"
 )
 
-var dropReasons = []string{
+var dropReasons = [...]string{
 	dropMalformed, dropUnknownType, dropOversize, dropBinary, dropNotRoutable,
 	dropQueueFull, dropStuck, dropSTUNMalformed, dropSTUNUnknown, dropSTUNIntegrity,
 	dropSTUNOther, dropUnchecked, dropInboundFull, dropUnknownPacket, dropTooManyRemotes,
-	dropHandshake,
+	dropHandshake, dropBanned,
 }
 
 type dropCounters struct {
-	counts [16]atomic.Uint64
+	counts [len(dropReasons)]atomic.Uint64
 }
 
 func (d *dropCounters) add(reason string) {

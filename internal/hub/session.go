@@ -33,6 +33,8 @@ type session struct {
 	stream *sctp.Stream
 	queue  sendQueue
 	lowCh  chan struct{}
+	// name is the display name from the app's presence, for the operator.
+	name atomic.Pointer[string]
 
 	frameLim *rate.Limiter
 	byteLim  *rate.Limiter
@@ -241,7 +243,7 @@ func (s *session) handleFrame(data []byte) {
 		if f.Room != nil {
 			room = *f.Room
 		}
-		h.router.join(s, room)
+		h.router.joinUnlessLocked(s, room)
 	case typePeers:
 		// A peers reply costs the hub work in proportion to the room, so
 		// it has its own, lower rate (clients poll about once a second).
@@ -250,6 +252,7 @@ func (s *session) handleFrame(data []byte) {
 		}
 		s.send(h.router.peers(s))
 	case typeTo:
+		s.notePresence(f.Payload)
 		h.router.route(s, *f.ID, f.Payload)
 	case typeEcho:
 		s.send(echoFrame(f.X))

@@ -142,6 +142,10 @@ func (h *Hub) handleSTUN(pkt []byte, from netip.AddrPort, req, resp *stun.Messag
 		h.drops.add(dropSTUNIntegrity)
 		return
 	}
+	if h.banned(from.Addr()) {
+		h.drops.add(dropBanned)
+		return
+	}
 	h.markChecked(from, ident)
 	err = resp.Build(
 		stun.NewTransactionIDSetter(req.TransactionID),
