@@ -13,6 +13,7 @@ import (
 
 	"github.com/kibitzbox/kibitzbox/internal/daemon"
 	"github.com/kibitzbox/kibitzbox/internal/hubd"
+	"github.com/kibitzbox/kibitzbox/internal/status"
 )
 
 func main() {
@@ -34,6 +35,8 @@ func main() {
 	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP address of the captive portal and redirect (:80 on the box); empty turns it off")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for HTTPS instead of the self-signed one (with --tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM key for --tls-cert")
+	fs.BoolVar(&cfg.Admin, "admin", cfg.Admin, "serve the operator page at /admin, unlocked with the code in the loopback status (shown on the box's screen)")
+	fs.StringVar(&cfg.HotspotStatusAddr, "hotspot-status", status.HotspotAddr, "loopback address of the hotspot's status and control API, for the operator page")
 	fs.StringVar(&cfg.TURNClients, "turn-clients", cfg.TURNClients, "comma-separated client subnets allowed to use TURN; empty = loopback plus the advertised addresses' subnets")
 	os.Exit(daemon.Main("hub", fs, os.Args[1:], func(ctx context.Context, env daemon.Env) error {
 		cfg.Logger, cfg.Version, cfg.Out = env.Log, env.Version, env.Stdout

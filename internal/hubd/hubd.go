@@ -10,19 +10,23 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kibitzbox/kibitzbox/internal/admin"
 	"github.com/kibitzbox/kibitzbox/internal/daemon"
 	"github.com/kibitzbox/kibitzbox/internal/galaxy"
 	"github.com/kibitzbox/kibitzbox/internal/hub"
+	"github.com/kibitzbox/kibitzbox/internal/settings"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 	"github.com/kibitzbox/kibitzbox/internal/turnrelay"
 	"github.com/kibitzbox/kibitzbox/internal/web"
@@ -43,6 +47,13 @@ type Config struct {
 	TLSCert      string
 	TLSKey       string
 	TURNClients  string
+	// Admin serves the operator page (/admin) and its API.
+	Admin bool
+	// HotspotStatusAddr is the hotspot's loopback status and control
+	// address the operator page talks to (status.HotspotAddr).
+	HotspotStatusAddr string
+	// BuildTime tells a set clock from an unset one (zero: unknown).
+	BuildTime time.Time
 
 	// Version is reported in /status and the start log line.
 	Version string
@@ -65,6 +76,7 @@ func DefaultConfig() Config {
 		RoomCap:      8,
 		HTTPSAddr:    ":8443",
 		HTTPAddr:     ":8080",
+		Admin:        true,
 		Version:      "dev",
 	}
 }
@@ -173,8 +185,17 @@ func Run(ctx context.Context, cfg Config) error {
 	blob := device.Blob(turnPort, eps).String()
 	kibitzLink := func(room string) string { return galaxy.KibitzLink(blob, room) }
 
+	// The operator's settings file wins over the flags.
+	calls := *settings.Load(settings.Path(cfg.StateDir), log).Over(hubDefaults(cfg)).Calls
 	var webSrv *web.Server
+	var adminSrv *admin.Server
 	if cfg.HTTPSAddr != "" {
+		webCalls := &webCalls{}
+		var adminHandler http.Handler
+		if cfg.Admin {
+			adminSrv = newAdmin(cfg, h, webCalls, log.With("part", "admin"), time.Now())
+			adminHandler = adminSrv
+		}
 		webSrv, err = web.New(web.Config{
 			StateDir:     cfg.StateDir,
 			HTTPSAddr:    cfg.HTTPSAddr,
@@ -182,29 +203,32 @@ func Run(ctx context.Context, cfg Config) error {
 			TLSCertFile:  cfg.TLSCert,
 			TLSKeyFile:   cfg.TLSKey,
 			AdvertiseIPs: advertise,
-			DefaultRoom:  cfg.Room,
-			RoomCap:      cfg.RoomCap,
+			DefaultRoom:  calls.DefaultRoom,
+			RoomCap:      calls.RoomCap,
 			Blob:         func() string { return blob },
 			KibitzLink:   kibitzLink,
+			Admin:        adminHandler,
 			Logger:       log.With("part", "web"),
 		})
 		if err != nil {
 			return fail(err)
 		}
+		webCalls.w = webSrv
 		start("web", webSrv.Run)
 	}
 	appURL := ""
 	if webSrv != nil {
-		appURL = webSrv.AppURL(cfg.Room)
+		appURL = webSrv.AppURL(calls.DefaultRoom)
 	}
 
-	st := &statusSource{cfg: cfg, hub: h, relay: relay, web: webSrv, blob: blob, appURL: appURL, kibitzURL: kibitzLink(cfg.Room), turnPort: turnPort}
+	st := &statusSource{cfg: cfg, hub: h, relay: relay, web: webSrv, admin: adminSrv, blob: blob,
+		room: calls.DefaultRoom, kibitzLink: kibitzLink, turnPort: turnPort}
 	if cfg.StatusAddr != "" {
 		handler := status.Handler(func() any { return st.doc() }, st.writeMetrics)
 		start("status", func(ctx context.Context) error { return status.Serve(ctx, cfg.StatusAddr, handler) })
 	}
 
-	printBanner(out, blob, appURL, kibitzLink(cfg.Room), log)
+	printBanner(out, blob, appURL, kibitzLink(calls.DefaultRoom), log)
 	log.Info("hub running", "version", cfg.Version, "udp_port", hubPort, "turn_port", turnPort, "advertise", advertise, "discoverable", cfg.Discoverable, "state", cfg.StateDir)
 	return g.Wait()
 }

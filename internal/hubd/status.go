@@ -3,6 +3,7 @@ package hubd
 import (
 	"sort"
 
+	"github.com/kibitzbox/kibitzbox/internal/admin"
 	"github.com/kibitzbox/kibitzbox/internal/galaxy"
 	"github.com/kibitzbox/kibitzbox/internal/hub"
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
@@ -17,14 +18,17 @@ import (
 
 // statusSource builds the /status document and /metrics.
 type statusSource struct {
-	cfg       Config
-	hub       *hub.Hub
-	relay     *turnrelay.Server // nil without TURN
-	web       *web.Server       // nil without the web server
-	blob      string
-	appURL    string
-	kibitzURL string
-	turnPort  int
+	cfg   Config
+	hub   *hub.Hub
+	relay *turnrelay.Server // nil without TURN
+	web   *web.Server       // nil without the web server
+	admin *admin.Server     // nil without the operator page
+	blob  string
+	// room is the default room without a web server (which otherwise
+	// holds it: the operator may change it).
+	room       string
+	kibitzLink func(room string) string
+	turnPort   int
 }
 
 func (s *statusSource) doc() status.Hub {
@@ -40,8 +44,18 @@ func (s *statusSource) doc() status.Hub {
 	}
 	d := hubDoc(s.hub.Stats(), ts, ws)
 	d.Version = s.cfg.Version
-	d.Blob, d.AppURL, d.KibitzURL = s.blob, s.appURL, s.kibitzURL
-	d.DefaultRoom = galaxy.NormalizeRoom(s.cfg.Room)
+	room := s.room
+	if s.web != nil {
+		room = s.web.Calls().DefaultRoom
+		d.AppURL = s.web.AppURL(room)
+	}
+	d.Blob, d.KibitzURL = s.blob, s.kibitzLink(room)
+	d.DefaultRoom = galaxy.NormalizeRoom(room)
+	if s.admin != nil {
+		// Loopback only: the code unlocks the operator page.
+		d.OperatorCode = s.admin.Code()
+		d.OperatorLockout = s.admin.LockedOut()
+	}
 	d.Discoverable = s.cfg.Discoverable
 	d.TURN.Port = s.turnPort
 	return d

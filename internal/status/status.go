@@ -40,6 +40,12 @@ type Hub struct {
 	DefaultRoom  string `json:"default_room"`
 	Discoverable bool   `json:"discoverable"`
 
+	// OperatorCode unlocks the operator page; only the box's screen shows
+	// it, and this document is served on loopback only. OperatorLockout
+	// says someone just used up their tries.
+	OperatorCode    string `json:"operator_code,omitempty"`
+	OperatorLockout bool   `json:"operator_lockout,omitempty"`
+
 	Sessions int    `json:"sessions"`
 	Rooms    []Room `json:"rooms"`
 	// InCall counts sessions that are in a named or default room.
