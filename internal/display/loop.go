@@ -60,7 +60,9 @@ func loop(ctx context.Context, cfg Config, scr screen, src source, now func() ti
 		page, shift := int(elapsed/carousel), int(elapsed/shiftEvery)
 		// Rendering a TV-sized frame every tick would cost a Pi real CPU;
 		// render only when something drawn can have changed.
-		key := fmt.Sprintf("%s|%d|%d", fingerprint(in), page%2, shift%(render.MaxShift+1))
+		// A frame has up to three pages (two codes and the operator code);
+		// page mod 6 tells every page of 1, 2 or 3 apart.
+		key := fmt.Sprintf("%s|%d|%d", fingerprint(in), page%6, shift%(render.MaxShift+1))
 		if img == nil || key != lastRender {
 			var err error
 			img, err = renderFrame(scr.Size(), in, page, shift)

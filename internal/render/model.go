@@ -200,3 +200,28 @@ func plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// CaptionOperator heads the operator-code page of small panels.
+const CaptionOperator = "Operator code"
+
+// operatorCode is the code that unlocks the operator page, spaced for
+// reading ("123 456"), or "".
+func (in Input) operatorCode() string {
+	if in.Hub == nil || len(in.Hub.OperatorCode) != 6 {
+		return ""
+	}
+	return in.Hub.OperatorCode[:3] + " " + in.Hub.OperatorCode[3:]
+}
+
+// operatorLines say where the code goes, and whether someone just used up
+// their tries.
+func (in Input) operatorLines() []string {
+	if in.operatorCode() == "" {
+		return nil
+	}
+	lines := []string{in.shortAddress() + "/admin"}
+	if in.Hub.OperatorLockout {
+		lines = append(lines, "tries locked for 1 min")
+	}
+	return lines
+}
