@@ -40,8 +40,12 @@ type Hub struct {
 	DefaultRoom  string `json:"default_room"`
 	Discoverable bool   `json:"discoverable"`
 
-	Sessions int    `json:"sessions"`
-	Rooms    []Room `json:"rooms"`
+	Sessions int `json:"sessions"`
+	// Rooms are the biggest rooms (most members first), at most 32, so
+	// the document stays small whatever names guests choose; OtherRooms
+	// counts the rooms left out.
+	Rooms      []Room `json:"rooms"`
+	OtherRooms int    `json:"other_rooms"`
 	// InCall counts sessions that are in a named or default room.
 	InCall int `json:"in_call"`
 
