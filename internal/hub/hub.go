@@ -87,7 +87,7 @@ func DefaultLimits() Limits {
 		IdleTimeout:      4500 * time.Millisecond,
 		HandshakeTimeout: 10 * time.Second,
 		MaxFrame:         256 << 10,
-		SendQueueBytes:   8 << 20,
+		SendQueueBytes:   1 << 20,
 		SendQueueFrames:  1 << 16,
 		StuckAfter:       15 * time.Second,
 		FrameRate:        50000,
