@@ -37,9 +37,13 @@ var (
 	buildErr  error
 )
 
-// hubBinary builds cmd/hub once per test binary.
+// hubBinary builds cmd/hub once per test binary; ABUSE_HUB_BIN runs
+// another build instead (e.g. an older one, to see an attack succeed).
 func hubBinary(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("ABUSE_HUB_BIN"); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "abuse-hub-")
 		if err != nil {
