@@ -1,6 +1,8 @@
-// Package hub_test holds the heavy tests of the call hub: the real hub
-// binary in network namespaces, attacked by one hostile guest per test
-// while a normal guest joins and talks.
+// The hostile-guest tests: the real hub binary in network namespaces,
+// attacked by one hostile guest per test while a normal guest joins and
+// talks. They live in the external test package, apart from the
+// conformance tests' helpers.
+
 package hub_test
 
 import (
