@@ -371,3 +371,21 @@ func TestStatsListsTheBiggestRoomsOnly(t *testing.T) {
 		t.Fatalf("room list is %d bytes of JSON", len(doc))
 	}
 }
+
+// This machine's own address (the laptop's browsers, hubprobe's 200
+// sessions) is not held to the per-IP caps; 127.0.0.2 is (see above).
+func TestOwnAddressIsNotCappedPerIP(t *testing.T) {
+	h := startHub(t, func(c *Config) { c.Limits.MaxRemotesPerIP = 2 })
+	var cs []*hubclient.Client
+	for i := 0; i < 4; i++ {
+		c := dial(t, h.blob)
+		c.Join("r")
+		cs = append(cs, c)
+	}
+	if _, err := cs[0].Echo(ctxT(t, 5*time.Second), 1); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.Stats(); st.Sessions != 4 || st.Drops[dropRemoteEvicted] != 0 {
+		t.Fatalf("%d sessions, %d evicted", st.Sessions, st.Drops[dropRemoteEvicted])
+	}
+}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"net"
 	"net/netip"
 	"time"
 
@@ -18,6 +19,23 @@ type ipState struct {
 	remotes []*remote        // handshakes and sessions; ≤ MaxRemotesPerIP
 	hsLim   *rate.Limiter    // new DTLS handshakes
 	idle    int64            // when both lists became empty (monotonic ns)
+}
+
+// localAddrs are the IPv4 addresses of this machine. Per-IP caps do not
+// apply to them: that is the laptop's own browsers and tools (hubprobe
+// opens 200 sessions from 127.0.0.1), and no guest can send from them —
+// the kernel drops a packet from outside whose source is a local address
+// (a martian), and on the box the source guard drops it earlier. Other
+// loopback addresses (127.0.0.2) are capped like any guest.
+func localAddrs() map[netip.Addr]bool {
+	own := map[netip.Addr]bool{netip.AddrFrom4([4]byte{127, 0, 0, 1}): true}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+			own[p.Addr()] = true
+		}
+	}
+	return own
 }
 
 // ipLocked returns the state of ip, creating it. h.mu must be held.
@@ -39,7 +57,7 @@ func (h *Hub) markChecked(from netip.AddrPort, ident *galaxy.Identity) bool {
 	c := h.checked[from]
 	if c == nil {
 		st := h.ipLocked(from.Addr())
-		if len(st.checked) >= h.lim.MaxCheckedPerIP {
+		if len(st.checked) >= h.lim.MaxCheckedPerIP && !h.ownAddrs[from.Addr()] {
 			// This IP's least recently seen port makes room.
 			h.forgetCheckedLocked(st, st.checked[h.oldestCheckedLocked(st)])
 			h.drops.add(dropCheckedEvicted)
@@ -97,10 +115,11 @@ func (h *Hub) maybeIdleLocked(st *ipState) {
 // caller without h.mu.
 func (h *Hub) admitLocked(from netip.AddrPort, c *checkedAddr) (r, evict *remote, reason string) {
 	st := h.ipLocked(from.Addr())
-	if !st.hsLim.Allow() {
+	own := h.ownAddrs[from.Addr()]
+	if !own && !st.hsLim.Allow() {
 		return nil, nil, dropHandshakeRate
 	}
-	if len(st.remotes) >= h.lim.MaxRemotesPerIP {
+	if !own && len(st.remotes) >= h.lim.MaxRemotesPerIP {
 		evict = st.remotes[oldestRemote(st.remotes)]
 		h.dropRemoteLocked(evict)
 		h.drops.add(dropRemoteEvicted)

@@ -167,6 +167,8 @@ type Hub struct {
 	remotes map[netip.AddrPort]*remote
 	checked map[netip.AddrPort]*checkedAddr
 	byIP    map[netip.Addr]*ipState
+	// ownAddrs are this machine's addresses, exempt from per-IP caps.
+	ownAddrs map[netip.Addr]bool
 
 	// Bytes held for sending (queues and SCTP) and received but not yet
 	// read by DTLS, over all sessions; see Limits.SendBudgetBytes.
@@ -196,14 +198,15 @@ func New(cfg Config) (*Hub, error) {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	h := &Hub{
-		cfg:     cfg,
-		lim:     cfg.Limits,
-		log:     cfg.Logger,
-		byUfrag: map[string]*galaxy.Identity{},
-		remotes: map[netip.AddrPort]*remote{},
-		checked: map[netip.AddrPort]*checkedAddr{},
-		byIP:    map[netip.Addr]*ipState{},
-		start:   time.Now(),
+		cfg:      cfg,
+		lim:      cfg.Limits,
+		log:      cfg.Logger,
+		byUfrag:  map[string]*galaxy.Identity{},
+		remotes:  map[netip.AddrPort]*remote{},
+		checked:  map[netip.AddrPort]*checkedAddr{},
+		byIP:     map[netip.Addr]*ipState{},
+		ownAddrs: localAddrs(),
+		start:    time.Now(),
 	}
 	for _, id := range cfg.Identities {
 		if _, dup := h.byUfrag[id.Ufrag]; dup {
