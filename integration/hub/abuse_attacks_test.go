@@ -120,6 +120,67 @@ func TestAbuseSTUNFlood(t *testing.T) {
 	b.finish("stun-flood-10000-ports", joined)
 }
 
+// The acceptance case, on loopback inside the hub's namespace: a
+// guest on 127.0.0.2 floods STUN from 10,000 source ports, and a new guest
+// on 127.0.0.1 still gets a hub session and talks.
+func TestAbuseSTUNFloodLoopback(t *testing.T) {
+	b := startBox(t, 0)
+	req, hello := checkRequest(t), clientHello(t)
+	hub := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: hubPort}
+	err := b.ns.Do(func() error {
+		for batch := 0; batch < 20; batch++ {
+			conns := make([]*net.UDPConn, 500)
+			for i := range conns {
+				c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+				if err != nil {
+					return err
+				}
+				conns[i] = c
+				c.WriteToUDP(req, hub)
+				if i%25 == 0 {
+					c.WriteToUDP(hello, hub)
+				}
+			}
+			for _, c := range conns {
+				c.Close()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	a, err := dialIn(t, b.ns, b.blob, hubclient.LoopbackOnly())
+	if err != nil {
+		t.Fatalf("a new guest on 127.0.0.1 could not join after the flood: %v", err)
+	}
+	joined := time.Since(start)
+	c, err := dialIn(t, b.ns, b.blob, hubclient.LoopbackOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Join("r")
+	c.Join("r")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if ids, err := a.Peers(ctx); err != nil {
+			t.Fatal(err)
+		} else if len(ids) == 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := c.Send(a.ID(), "after the flood"); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := a.Recv(ctx); err != nil || f.ID != c.ID() {
+		t.Fatalf("frame: %v %s", err, f.Raw)
+	}
+	b.finish("stun-flood-loopback", joined)
+}
+
 // rawSender sends UDP datagrams with a forged IPv4 source.
 type rawSender struct{ fd int }
 

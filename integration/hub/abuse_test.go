@@ -108,7 +108,8 @@ func startBox(t *testing.T, attackerAddrs int) *box {
 
 	state := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	b.cmd = b.ns.Command(ctx, bin, "--state", state, "--advertise", hubIP+","+hubAttIP,
+	// 127.0.0.1 last: the first address is the TURN relay address.
+	b.cmd = b.ns.Command(ctx, bin, "--state", state, "--advertise", hubIP+","+hubAttIP+",127.0.0.1",
 		"--port", strconv.Itoa(hubPort), "--turn-port", strconv.Itoa(turnPort),
 		"--turn-clients", "10.77.0.0/16", "--status", statusAddr, "--https", "", "--http", "",
 		"--log-level", "warn")
