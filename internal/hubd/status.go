@@ -69,15 +69,15 @@ func hubDoc(hs hub.Stats, ts *turnrelay.Stats, ws *web.Stats) status.Hub {
 		UptimeSeconds: hs.Uptime.Seconds(),
 		Sessions:      hs.Sessions,
 		Rooms:         []status.Room{},
-		Drops:         hs.Drops,
+		// Rooms lists only the biggest rooms; the hub counts the rest and
+		// the sessions in named rooms (the unnamed one holds guests who
+		// opened the app but have not joined a call yet).
+		OtherRooms: hs.OtherRooms,
+		InCall:     hs.InCall,
+		Drops:      hs.Drops,
 	}
 	for _, r := range hs.Rooms {
 		d.Rooms = append(d.Rooms, status.Room{Name: r.Name, Members: r.Members})
-		// The unnamed room holds guests who opened the app but have not
-		// joined a call yet.
-		if r.Name != "" {
-			d.InCall += r.Members
-		}
 	}
 	if ts != nil {
 		d.TURN.Allocations = ts.Allocations
@@ -106,7 +106,7 @@ func (s *statusSource) writeMetrics(w *metrics.Writer) {
 	w.Counter("kibitz_hub_sessions_opened_total", "Hub sessions opened.", float64(hs.Joins), nil)
 	w.Counter("kibitz_hub_frames_received_total", "Frames read from clients.", float64(hs.FramesIn), nil)
 	w.Counter("kibitz_hub_frames_sent_total", "Frames written to clients.", float64(hs.FramesOut), nil)
-	w.Gauge("kibitz_hub_rooms", "Rooms with at least one member.", float64(len(hs.Rooms)), nil)
+	w.Gauge("kibitz_hub_rooms", "Rooms with at least one member.", float64(hs.RoomCount), nil)
 	reasons := make([]string, 0, len(hs.Drops))
 	for r := range hs.Drops {
 		reasons = append(reasons, r)

@@ -17,8 +17,11 @@ func TestHubDocMapsEveryPart(t *testing.T) {
 	hs := hub.Stats{
 		Sessions: 7,
 		Rooms:    []hub.RoomStats{{Name: "", Members: 2}, {Name: "lobby", Members: 3}, {Name: "stage", Members: 2}},
-		Drops:    map[string]uint64{"rate_limited": 4},
-		Uptime:   90 * time.Second,
+		// The hub lists only its biggest rooms and counts the rest.
+		OtherRooms: 4,
+		InCall:     9,
+		Drops:      map[string]uint64{"rate_limited": 4},
+		Uptime:     90 * time.Second,
 	}
 	ts := &turnrelay.Stats{Allocations: 5, RelayedBytes: 1e6, BytesPerSecond: 2500, Refused: 9}
 	ws := &web.Stats{CaptiveClients: 3, AppLoads: 11, Joins: 6, ProbeSuccesses: 20, Splashes: 4, Redirects: 2}
@@ -27,7 +30,8 @@ func TestHubDocMapsEveryPart(t *testing.T) {
 		UptimeSeconds: 90,
 		Sessions:      7,
 		Rooms:         []status.Room{{Name: "", Members: 2}, {Name: "lobby", Members: 3}, {Name: "stage", Members: 2}},
-		InCall:        5, // the unnamed room is not in a call
+		OtherRooms:    4,
+		InCall:        9, // the hub's count, over every named room
 		TURN:          status.TURN{Allocations: 5, RelayedBytes: 1e6, BytesPerSecond: 2500, RefusedRequests: 9},
 		Web:           &status.Web{CaptiveClients: 3, AppLoads: 11, Joins: 6, ProbeSuccesses: 20, Splashes: 4, Redirects: 2},
 		Drops:         map[string]uint64{"rate_limited": 4},

@@ -46,8 +46,12 @@ type Hub struct {
 	OperatorCode    string `json:"operator_code,omitempty"`
 	OperatorLockout bool   `json:"operator_lockout,omitempty"`
 
-	Sessions int    `json:"sessions"`
-	Rooms    []Room `json:"rooms"`
+	Sessions int `json:"sessions"`
+	// Rooms are the biggest rooms (most members first), at most 32, so
+	// the document stays small whatever names guests choose; OtherRooms
+	// counts the rooms left out.
+	Rooms      []Room `json:"rooms"`
+	OtherRooms int    `json:"other_rooms"`
 	// InCall counts sessions that are in a named or default room.
 	InCall int `json:"in_call"`
 
