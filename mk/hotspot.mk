@@ -8,7 +8,7 @@ APT_PACKAGES += qemu-system-x86 busybox iw wpasupplicant
 .PHONY: hotspot hotspot-test firmware
 
 hotspot:
-	CGO_ENABLED=0 $(GO) build -o bin/hotspot ./cmd/hotspot
+	CGO_ENABLED=0 $(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/hotspot ./cmd/hotspot
 
 # Just the hotspot's tests, verbose (the VM test prints each guest step).
 hotspot-test:

@@ -4,16 +4,20 @@
 
 .PHONY: run hub hubprobe bench-hub test-hub
 
-HUB_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-HUB_LDFLAGS := -X main.version=$(HUB_VERSION)
+# The version the three programs report (--version, /status). One
+# mechanism everywhere: make stamps internal/daemon's version with -ldflags
+# -X for make run/hub/hotspot here, and through the derived gokrazy
+# instance's GoBuildFlags for make image/update (mk/image.mk).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+VERSION_LDFLAGS = -X github.com/kibitzbox/kibitzbox/internal/daemon.version=$(VERSION)
 # Extra flags for `make run`, e.g. HUB_FLAGS="--advertise 192.168.1.20".
 HUB_FLAGS ?=
 
 run:
-	$(GO) run -ldflags "$(HUB_LDFLAGS)" ./cmd/hub --state ./state $(HUB_FLAGS)
+	$(GO) run -ldflags "$(VERSION_LDFLAGS)" ./cmd/hub --state ./state $(HUB_FLAGS)
 
 hub:
-	$(GO) build -ldflags "$(HUB_LDFLAGS)" -o bin/hub ./cmd/hub
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/hub ./cmd/hub
 
 # The outside client for conformance and benchmarks.
 hubprobe:

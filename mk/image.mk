@@ -51,18 +51,22 @@ $(GOKRAZY_PASSWORD):
 
 image: $(GOK) gokrazy-password $(FIRMWARE_TARGET)
 	@test -d $(FIRMWARE_DIR) || { echo "image: $(FIRMWARE_DIR) is missing (make $(FIRMWARE_TARGET) should create it)"; exit 1; }
-	$(GOK_ENV) gokrazy/mkimage.sh $(GOKRAZY_DIR) pi $(if $(DEV),$(DEV),$(IMAGE)) $(IMAGE_BYTES)
+	$(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -parent $(GOKRAZY_SECRETS)/image -name pi -version $(VERSION) >/dev/null
+	$(GOK_ENV) gokrazy/mkimage.sh $(GOKRAZY_SECRETS)/image pi $(if $(DEV),$(DEV),$(IMAGE)) $(IMAGE_BYTES)
 	@echo
 	@echo "gokrazy web UI and OTA updates: http://<box>:8880/  user gokrazy  password $$(cat $(GOKRAZY_PASSWORD))"
 	@echo "(the password is kept in $(GOKRAZY_PASSWORD); make update needs the same file)"
 	@$(if $(DEV),,echo "flash: sudo dd if=$(IMAGE) of=/dev/sdX bs=4M conv=fsync status=progress  (or Raspberry Pi Imager / balenaEtcher)")
 
+# Both build from a copy of gokrazy/pi in $(GOKRAZY_SECRETS) whose
+# GoBuildFlags stamp $(VERSION) (git describe) into the three programs, so
+# the box reports the version it was built from (deriveinstance -version).
 # Without BOX, gok updates the host named in config.json ("kibitzbox", which
 # works where the LAN's DNS knows the box's DHCP hostname).
 update: $(GOK) $(FIRMWARE_TARGET)
 	@test -f $(GOKRAZY_PASSWORD) || { echo "update: no $(GOKRAZY_PASSWORD): the box only accepts the password it was built with"; exit 1; }
-	$(if $(BOX),$(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -parent $(GOKRAZY_SECRETS)/update -name pi -update-host $(BOX) >/dev/null)
-	$(GOK_ENV) $(GOK) --parent_dir $(if $(BOX),$(GOKRAZY_SECRETS)/update,$(GOKRAZY_DIR)) -i pi update
+	$(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -parent $(GOKRAZY_SECRETS)/update -name pi -version $(VERSION) $(if $(BOX),-update-host $(BOX)) >/dev/null
+	$(GOK_ENV) $(GOK) --parent_dir $(GOKRAZY_SECRETS)/update -i pi update
 
 # The image area (integration/image): boot, probe and update the image in
 # qemu, and mkimage.sh against a loop device. qemu-test is its old name.

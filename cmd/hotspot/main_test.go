@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kibitzbox/kibitzbox/internal/daemon"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
@@ -70,14 +71,14 @@ func TestBinaryWithoutWiFi(t *testing.T) {
 	req := exec.Command(bin, "--state", t.TempDir(), "--iface", "kbnowifi0", "--status", "127.0.0.1:"+strconv.Itoa(testenv.FreePort(t, "tcp")),
 		"--modules", "", "--wifi-wait", "100ms", "--require-wifi")
 	out, err := req.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitDontRestart {
-		t.Errorf("--require-wifi: %v, want exit status %d\n%s", err, exitDontRestart, out)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != daemon.ExitConfig {
+		t.Errorf("--require-wifi: %v, want exit status %d\n%s", err, daemon.ExitConfig, out)
 	}
 
 	// A configuration error is not retried: WEP does not exist here.
 	wep := exec.Command(bin, "--state", t.TempDir(), "--status", "127.0.0.1:"+strconv.Itoa(testenv.FreePort(t, "tcp")), "--security", "wep")
 	out, err = wep.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitDontRestart || !strings.Contains(string(out), "want wpa2 or open") {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != daemon.ExitConfig || !strings.Contains(string(out), "want wpa2 or open") {
 		t.Errorf("--security=wep: %v\n%s", err, out)
 	}
 }

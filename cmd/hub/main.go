@@ -2,6 +2,7 @@
 // (ICE-lite, DTLS, SCTP on one UDP port, no signaling server), a TURN relay
 // for the guests' media, the HTTPS server of the call app with the captive
 // portal, and a loopback status endpoint. It needs no root on a laptop.
+// The wiring lives in internal/hubd; this file only parses flags.
 package main
 
 import (
@@ -9,18 +10,17 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/kibitzbox/kibitzbox/internal/daemon"
+	"github.com/kibitzbox/kibitzbox/internal/hubd"
+	"github.com/kibitzbox/kibitzbox/internal/status"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
-	cfg := defaultConfig()
-	fs := flag.NewFlagSet("hub", flag.ExitOnError)
+	cfg := hubd.DefaultConfig()
+	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: hub [flags]\n\nRuns the Kibitz Box call hub, TURN relay and call app. Prints the join link,\nthe g2 blob and a QR code on start; the same state directory keeps the same link.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: hub [flags]\n\nRuns the Kibitz Box call hub, TURN relay and call app. Prints the join link,\nthe g2 blob and a QR code on start; the same state directory keeps the same link.\nExit status 125: a configuration error (gokrazy does not restart it); 1: another failure.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.StateDir, "state", cfg.StateDir, "state directory (hub identity, id high-water mark, HTTPS certificate); /perm/kibitzbox on the box")
@@ -35,19 +35,11 @@ func main() {
 	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP address of the captive portal and redirect (:80 on the box); empty turns it off")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for HTTPS instead of the self-signed one (with --tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM key for --tls-cert")
+	fs.BoolVar(&cfg.Admin, "admin", cfg.Admin, "serve the operator page at /admin, unlocked with the code in the loopback status (shown on the box's screen)")
+	fs.StringVar(&cfg.HotspotStatusAddr, "hotspot-status", status.HotspotAddr, "loopback address of the hotspot's status and control API, for the operator page")
 	fs.StringVar(&cfg.TURNClients, "turn-clients", cfg.TURNClients, "comma-separated client subnets allowed to use TURN; empty = loopback plus the advertised addresses' subnets")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.Parse(os.Args[1:])
-	if *showVersion {
-		fmt.Println(version)
-		return
-	}
-	cfg.Version = version
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "hub:", err)
-		os.Exit(1)
-	}
+	os.Exit(daemon.Main("hub", fs, os.Args[1:], func(ctx context.Context, env daemon.Env) error {
+		cfg.Logger, cfg.Version, cfg.Out = env.Log, env.Version, env.Stdout
+		return hubd.Run(ctx, cfg)
+	}))
 }

@@ -15,8 +15,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/kibitzbox/kibitzbox/internal/daemon"
 )
 
 // Overrides are the changes a derived instance makes to its source.
@@ -25,6 +28,11 @@ type Overrides struct {
 	UpdateHostname string
 	// GoBuildFlags are appended to PackageConfig[pkg].GoBuildFlags.
 	GoBuildFlags map[string][]string
+	// Version, when set, is stamped into every package of this module
+	// in Packages (daemon.LDFlags), so the box's programs report the
+	// version of the checkout they were built from. It replaces any
+	// -ldflags of those packages (go build uses only the last one).
+	Version string
 	// CommandLineFlags replace PackageConfig[pkg].CommandLineFlags.
 	CommandLineFlags map[string][]string
 }
@@ -95,6 +103,24 @@ func deriveConfig(raw []byte, srcDir string, o Overrides) ([]byte, error) {
 			old = append(old, f)
 		}
 		pc["GoBuildFlags"] = old
+	}
+	if o.Version != "" {
+		pkgs, _ := cfg["Packages"].([]any)
+		for _, p := range pkgs {
+			pkg, _ := p.(string)
+			if !strings.HasPrefix(pkg, daemon.Module+"/") {
+				continue
+			}
+			pc := pkgCfg(pkg)
+			old, _ := pc["GoBuildFlags"].([]any)
+			flags := []any{}
+			for _, f := range old {
+				if s, _ := f.(string); !strings.HasPrefix(s, "-ldflags") {
+					flags = append(flags, f)
+				}
+			}
+			pc["GoBuildFlags"] = append(flags, daemon.LDFlags(o.Version))
+		}
 	}
 	for pkg, flags := range o.CommandLineFlags {
 		pc := pkgCfg(pkg)

@@ -79,6 +79,27 @@ func TestDeriveAppliesOverridesAndAbsolutePaths(t *testing.T) {
 		t.Error("an unknown key was dropped")
 	}
 
+	// Version stamps every package of this module (and only those), in
+	// place of an earlier -ldflags.
+	dst, err = Derive(src, t.TempDir(), "stamped", Overrides{
+		GoBuildFlags: map[string][]string{hub: {"-ldflags=-X main.version=old"}},
+		Version:      "v1.2.3-4-gabc",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err = os.ReadFile(filepath.Join(dst, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	got.PackageConfig = nil
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-trimpath", "-ldflags=-X github.com/kibitzbox/kibitzbox/internal/daemon.version=v1.2.3-4-gabc"}
+	if pc := got.PackageConfig[hub]; !reflect.DeepEqual(pc.GoBuildFlags, want) {
+		t.Errorf("stamped GoBuildFlags = %q, want %q", pc.GoBuildFlags, want)
+	}
+
 	gomod, err := os.ReadFile(filepath.Join(dst, "builddir", "go.mod"))
 	if err != nil {
 		t.Fatal(err)

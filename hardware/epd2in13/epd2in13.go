@@ -109,28 +109,10 @@ func (d *Dev) ColorModel() color.Model { return color.GrayModel }
 func (d *Dev) Bounds() image.Rectangle { return image.Rect(0, 0, Width, Height) }
 
 // Pack converts a landscape picture into the controller's RAM layout:
-// landscape (x, y) is panel column y, row 249-x (the HAT in Waveshare's
-// landscape orientation); MSB is the leftmost column; 1 is white.
+// landscape (x, y) is panel column y, row 249-x; MSB is the leftmost
+// column; 1 is white.
 func Pack(img image.Image, rotate180 bool) []byte {
-	buf := make([]byte, FrameSize)
-	for i := range buf {
-		buf[i] = 0xFF
-	}
-	b := img.Bounds()
-	for y := 0; y < Height; y++ {
-		for x := 0; x < Width; x++ {
-			sx, sy := x, y
-			if rotate180 {
-				sx, sy = Width-1-x, Height-1-y
-			}
-			if mono.Light(img, b.Min.X+sx, b.Min.Y+sy) {
-				continue
-			}
-			col, row := y, panelRows-1-x
-			buf[row*bytesPerRow+col/8] &^= 0x80 >> (col % 8)
-		}
-	}
-	return buf
+	return mono.Layout{Width: Width, Height: Height, Rows: panelRows, BytesPerRow: bytesPerRow, ReverseRows: true}.Pack(img, rotate180)
 }
 
 func (d *Dev) power(on bool) error {

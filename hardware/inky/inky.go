@@ -166,25 +166,7 @@ func (d *Dev) Bounds() image.Rectangle { return image.Rect(0, 0, Width, Height) 
 // x holds picture column x, RAM column 129-y holds picture row y, MSB
 // first, 1 is white; the unused columns stay white.
 func Pack(img image.Image, rotate180 bool) []byte {
-	buf := make([]byte, FrameSize)
-	for i := range buf {
-		buf[i] = 0xFF
-	}
-	b := img.Bounds()
-	for y := 0; y < Height; y++ {
-		for x := 0; x < Width; x++ {
-			sx, sy := x, y
-			if rotate180 {
-				sx, sy = Width-1-x, Height-1-y
-			}
-			if mono.Light(img, b.Min.X+sx, b.Min.Y+sy) {
-				continue
-			}
-			col := 129 - y
-			buf[x*bytesPerRow+col/8] &^= 0x80 >> (col % 8)
-		}
-	}
-	return buf
+	return mono.Layout{Width: Width, Height: Height, Rows: ramRows, BytesPerRow: bytesPerRow, FirstColumn: 129, ReverseColumns: true}.Pack(img, rotate180)
 }
 
 func (d *Dev) wait(ctx context.Context, what string) error {

@@ -1,7 +1,7 @@
 // Package oled drives 128×64 monochrome OLED controllers of the SSD1306
 // family over I2C: the frame layout, page writes, contrast and display
-// on/off they share. hardware/ssd1306 and hardware/sh1106 add each chip's
-// init sequence and column offset.
+// on/off they share. The controllers differ only in their init sequence
+// and column offset; they are values of Chip (SSD1306, SH1106).
 package oled
 
 import (
@@ -45,14 +45,90 @@ const (
 	pages  = Height / 8
 )
 
-// Chip describes one controller.
-type Chip struct {
-	Name string
-	// Init is sent once, as one command stream, to bring the panel up.
-	Init []byte
-	// ColumnOffset is where the panel's first column sits in the
-	// controller's RAM (2 on the SH1106, whose RAM is 132 wide).
-	ColumnOffset int
+// Chip is one controller of the family.
+type Chip int
+
+// The supported controllers.
+const (
+	// SSD1306 is the usual 0.96" 128×64 module with the internal charge
+	// pump (the 3.3 V breakouts).
+	SSD1306 Chip = iota + 1
+	// SH1106 is the common 1.3" module. Its RAM is 132 columns wide with
+	// the panel at column 2, and it only has page addressing.
+	SH1106
+)
+
+// ChipByName returns the chip called name ("ssd1306" or "sh1106").
+func ChipByName(name string) (Chip, error) {
+	for _, c := range []Chip{SSD1306, SH1106} {
+		if c.String() == name {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("OLED controller %q: want ssd1306 or sh1106", name)
+}
+
+// String is the chip's name as the --panel flag spells it.
+func (c Chip) String() string {
+	switch c {
+	case SSD1306:
+		return "ssd1306"
+	case SH1106:
+		return "sh1106"
+	}
+	return fmt.Sprintf("oled.Chip(%d)", int(c))
+}
+
+// ColumnOffset is where the panel's first column sits in the controller's
+// RAM (2 on the SH1106, whose RAM is 132 wide).
+func (c Chip) ColumnOffset() int {
+	if c == SH1106 {
+		return 2
+	}
+	return 0
+}
+
+// Init is the power-up command stream, sent once to bring the panel up.
+// Both use page addressing mode, so frames are written the same way.
+func (c Chip) Init() []byte {
+	if c == SH1106 {
+		return []byte{
+			0xAE,       // display off
+			0xD5, 0x80, // clock divide ratio / oscillator
+			0xA8, 0x3F, // multiplex ratio: 64 rows
+			0xD3, 0x00, // display offset 0
+			0x40,       // start line 0
+			0xAD, 0x8B, // DC-DC converter on (the SH1106 has no charge pump command)
+			0xA1,       // segment remap
+			0xC8,       // COM scan from COM63 down
+			0xDA, 0x12, // COM pins: alternative
+			0x81, 0xCF, // contrast
+			0xD9, 0x22, // pre-charge period (reset value)
+			0xDB, 0x40, // VCOM deselect level
+			0xA4, // show RAM content
+			0xA6, // normal (not inverted)
+			0xAF, // display on
+		}
+	}
+	return []byte{
+		0xAE,       // display off
+		0xD5, 0x80, // clock divide ratio / oscillator
+		0xA8, 0x3F, // multiplex ratio: 64 rows
+		0xD3, 0x00, // display offset 0
+		0x40,       // start line 0
+		0x8D, 0x14, // charge pump on
+		0x20, 0x02, // page addressing mode
+		0xA1,       // segment remap: column 127 is SEG0
+		0xC8,       // COM scan from COM63 down
+		0xDA, 0x12, // COM pins: alternative, no remap (128×64)
+		0x81, 0xCF, // contrast
+		0xD9, 0xF1, // pre-charge period
+		0xDB, 0x40, // VCOMH deselect level
+		0xA4, // show RAM content
+		0xA6, // normal (not inverted)
+		0x2E, // scrolling off
+		0xAF, // display on
+	}
 }
 
 // Dev is one panel on an I2C bus.
@@ -71,14 +147,17 @@ type Dev struct {
 // New initialises the panel at addr with chip's sequence.
 func New(bus i2c.Bus, addr uint16, chip Chip) (*Dev, error) {
 	d := &Dev{bus: bus, addr: addr, chip: chip, next: make([]byte, Width*pages)}
-	if err := d.command(chip.Init...); err != nil {
-		return nil, fmt.Errorf("%s at %#x: init: %w", chip.Name, addr, err)
+	if chip != SSD1306 && chip != SH1106 {
+		return nil, fmt.Errorf("%v: not a supported OLED controller", chip)
+	}
+	if err := d.command(chip.Init()...); err != nil {
+		return nil, fmt.Errorf("%s at %#x: init: %w", chip, addr, err)
 	}
 	d.on = true
 	return d, nil
 }
 
-func (d *Dev) String() string { return fmt.Sprintf("%s@%#x", d.chip.Name, d.addr) }
+func (d *Dev) String() string { return fmt.Sprintf("%s@%#x", d.chip, d.addr) }
 
 // ColorModel is 1-bit grey.
 func (d *Dev) ColorModel() color.Model { return color.GrayModel }
@@ -156,7 +235,7 @@ func (d *Dev) Draw(r image.Rectangle, src image.Image, sp image.Point) error {
 // writePage sends one page in page addressing mode, which both chips
 // support (the SH1106 has nothing else).
 func (d *Dev) writePage(p int, row []byte) error {
-	col := d.chip.ColumnOffset
+	col := d.chip.ColumnOffset()
 	if err := d.command(CmdPageStart|byte(p), CmdColumnLow|byte(col&0x0F), CmdColumnHigh|byte(col>>4)); err != nil {
 		return fmt.Errorf("%s: page %d address: %w", d, p, err)
 	}

@@ -9,8 +9,6 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/kibitzbox/kibitzbox/hardware/oled"
-	"github.com/kibitzbox/kibitzbox/hardware/sh1106"
-	"github.com/kibitzbox/kibitzbox/hardware/ssd1306"
 )
 
 var _ display.Drawer = (*oled.Dev)(nil)
@@ -37,7 +35,7 @@ func pageOps(addr uint16, page, col int, data []byte) []i2ctest.IO {
 
 func expectedFrame(t *testing.T, chip oled.Chip, addr uint16) []i2ctest.IO {
 	t.Helper()
-	ops := []i2ctest.IO{{Addr: addr, W: append([]byte{0x00}, chip.Init...)}}
+	ops := []i2ctest.IO{{Addr: addr, W: append([]byte{0x00}, chip.Init()...)}}
 	for p := 0; p < 8; p++ {
 		row := make([]byte, 128)
 		switch p {
@@ -48,14 +46,14 @@ func expectedFrame(t *testing.T, chip oled.Chip, addr uint16) []i2ctest.IO {
 		case 7:
 			row[127] = 0x80 // (127,63): bit 7 of page 7
 		}
-		ops = append(ops, pageOps(addr, p, chip.ColumnOffset, row)...)
+		ops = append(ops, pageOps(addr, p, chip.ColumnOffset(), row)...)
 	}
 	return ops
 }
 
 func TestInitAndFrameBytes(t *testing.T) {
-	for _, chip := range []oled.Chip{ssd1306.Chip(), sh1106.Chip()} {
-		t.Run(chip.Name, func(t *testing.T) {
+	for _, chip := range []oled.Chip{oled.SSD1306, oled.SH1106} {
+		t.Run(chip.String(), func(t *testing.T) {
 			bus := &i2ctest.Playback{Ops: expectedFrame(t, chip, oled.Addr), DontPanic: true}
 			d, err := oled.New(bus, oled.Addr, chip)
 			if err != nil {
@@ -72,7 +70,7 @@ func TestInitAndFrameBytes(t *testing.T) {
 }
 
 func TestOnlyChangedPagesAreSent(t *testing.T) {
-	chip := ssd1306.Chip()
+	chip := oled.SSD1306
 	ops := expectedFrame(t, chip, oled.AltAddr)
 	// Second frame: one more pixel at (64, 40), page 5.
 	row := make([]byte, 128)
@@ -101,9 +99,9 @@ func TestOnlyChangedPagesAreSent(t *testing.T) {
 }
 
 func TestContrastAndPower(t *testing.T) {
-	chip := sh1106.Chip()
+	chip := oled.SH1106
 	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
-		{Addr: oled.Addr, W: append([]byte{0x00}, chip.Init...)},
+		{Addr: oled.Addr, W: append([]byte{0x00}, chip.Init()...)},
 		{Addr: oled.Addr, W: []byte{0x00, 0x81, 0x00}},
 		{Addr: oled.Addr, W: []byte{0x00, 0xAE}},
 		{Addr: oled.Addr, W: []byte{0x00, 0xAF}},
@@ -129,7 +127,7 @@ func TestContrastAndPower(t *testing.T) {
 }
 
 func TestBusErrorResendsEverything(t *testing.T) {
-	chip := ssd1306.Chip()
+	chip := oled.SSD1306
 	ops := expectedFrame(t, chip, oled.Addr)
 	// The first frame fails on page 3's data; the next Show starts over
 	// with every page because the panel state is unknown.
@@ -153,14 +151,28 @@ func TestBusErrorResendsEverything(t *testing.T) {
 
 func TestInitSequences(t *testing.T) {
 	// The bytes that matter most on real modules.
-	if s := ssd1306.Init(); !bytes.Contains(s, []byte{0x8D, 0x14}) || !bytes.Contains(s, []byte{0x20, 0x02}) || s[len(s)-1] != 0xAF {
+	if s := oled.SSD1306.Init(); !bytes.Contains(s, []byte{0x8D, 0x14}) || !bytes.Contains(s, []byte{0x20, 0x02}) || s[len(s)-1] != 0xAF {
 		t.Errorf("ssd1306 init lacks charge pump, page mode or display on: % X", s)
 	}
-	if s := sh1106.Init(); !bytes.Contains(s, []byte{0xAD, 0x8B}) || bytes.Contains(s, []byte{0x8D, 0x14}) || s[len(s)-1] != 0xAF {
+	if s := oled.SH1106.Init(); !bytes.Contains(s, []byte{0xAD, 0x8B}) || bytes.Contains(s, []byte{0x8D, 0x14}) || s[len(s)-1] != 0xAF {
 		t.Errorf("sh1106 init lacks the DC-DC converter or has the SSD1306 charge pump: % X", s)
 	}
-	if sh1106.Chip().ColumnOffset != 2 || ssd1306.Chip().ColumnOffset != 0 {
+	if oled.SH1106.ColumnOffset() != 2 || oled.SSD1306.ColumnOffset() != 0 {
 		t.Error("column offsets: want sh1106 2, ssd1306 0")
+	}
+}
+
+func TestChipByName(t *testing.T) {
+	for _, c := range []oled.Chip{oled.SSD1306, oled.SH1106} {
+		if got, err := oled.ChipByName(c.String()); err != nil || got != c {
+			t.Errorf("ChipByName(%q) = %v, %v", c, got, err)
+		}
+	}
+	if _, err := oled.ChipByName("ssd1309"); err == nil {
+		t.Error("ChipByName accepted ssd1309")
+	}
+	if _, err := oled.New(&i2ctest.Playback{DontPanic: true}, oled.Addr, oled.Chip(0)); err == nil {
+		t.Error("New accepted the zero Chip")
 	}
 }
 

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/kibitzbox/kibitzbox/gokrazy/instance"
 	"github.com/kibitzbox/kibitzbox/gokrazy/vm"
+	"github.com/kibitzbox/kibitzbox/internal/daemon"
 	"github.com/kibitzbox/kibitzbox/internal/hubclient"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
@@ -39,8 +42,8 @@ const (
 	piBytes     = 2147483648
 )
 
-// versionFlag stamps the hub's version (cmd/hub's main.version).
-func versionFlag(v string) []string { return []string{"-ldflags=-X main.version=" + v} }
+// versionFlag stamps the hub's version (internal/daemon's version).
+func versionFlag(v string) []string { return []string{daemon.LDFlags(v)} }
 
 // figures collects the timings printed at the end (not assertions).
 type figures struct{ lines []string }
@@ -142,6 +145,40 @@ func fetchJoin(ctx context.Context, httpsPort int) (joinInfo, error) {
 		err = errors.New("/api/join has an empty blob")
 	}
 	return j, err
+}
+
+// setCallsAsOperator unlocks the operator page with the code from the
+// hub's status and sets the default room and room cap.
+func setCallsAsOperator(ctx context.Context, t *testing.T, statusPort, httpsPort int, room string, roomCap int) {
+	t.Helper()
+	var h status.Hub
+	if err := status.Fetch(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/status", statusPort), &h); err != nil {
+		t.Fatalf("hub status: %v", err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: insecureHTTPS.Transport}
+	post := func(path string, body any) {
+		data, _ := json.Marshal(body)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("https://127.0.0.1:%d%s", httpsPort, path), bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+	}
+	post("/api/admin/login", map[string]string{"code": h.OperatorCode})
+	post("/api/admin/calls", map[string]any{"default_room": room, "room_cap": roomCap})
+	j, err := fetchJoin(ctx, httpsPort)
+	if err != nil || j.Room != room || j.RoomCap != roomCap {
+		t.Fatalf("/api/join after the operator's change: %+v, %v", j, err)
+	}
 }
 
 // gokrazyOverview is the part of gokrazy's web UI JSON the test reads.
@@ -446,6 +483,10 @@ func TestVMTestInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The operator changes the call settings on the box (unlocked with the
+	// code from the status, which the screen shows); they must survive
+	// the update.
+	setCallsAsOperator(ctx, t, ports.hubStatus, ports.https, "after-ota", 5)
 
 	// OTA: a build with another version string, pushed with gok update to
 	// the running VM (which reboots into the other root partition).
@@ -473,6 +514,9 @@ func TestVMTestInstance(t *testing.T) {
 	figs.add(t, "OTA: gok update start → gok done: %.1f s; → new hub version answering /api/join: %.1f s", gokDone.Seconds(), time.Since(start).Seconds())
 	if after.Blob != join.Blob {
 		t.Errorf("the blob changed across the update (identity lost from /perm):\nbefore %s\nafter  %s", join.Blob, after.Blob)
+	}
+	if after.Room != "after-ota" || after.RoomCap != 5 {
+		t.Errorf("operator settings lost across the update: /api/join room %q cap %d, want after-ota and 5", after.Room, after.RoomCap)
 	}
 	now, _, err := fetchOverview(ctx, password)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Blob versions.
@@ -215,6 +217,38 @@ func NormalizeRoom(s string) string {
 		out = strings.TrimRight(out[:MaxRoomLen], "-")
 	}
 	return out
+}
+
+// MaxRoomBytes is the longest room name a hub accepts in a join. Every
+// name NormalizeRoom makes fits (at most MaxRoomLen ASCII bytes); the rest
+// is room for other clients that keep the kibitz.chat rule loosely, and the
+// bound keeps hostile clients from using room names as storage.
+const MaxRoomBytes = 64
+
+// Errors CheckRoom returns.
+var (
+	ErrRoomTooLong      = fmt.Errorf("room name longer than %d bytes", MaxRoomBytes)
+	ErrRoomNotUTF8      = errors.New("room name is not valid UTF-8")
+	ErrRoomNotPrintable = errors.New("room name has a control or other non-printable character")
+)
+
+// CheckRoom reports whether a hub accepts name in a join: at most
+// MaxRoomBytes bytes of printable UTF-8 (unicode.IsPrint: letters, marks,
+// numbers, punctuation, symbols and the ASCII space). The empty name is the
+// default room. Anything NormalizeRoom returns passes.
+func CheckRoom(name string) error {
+	if len(name) > MaxRoomBytes {
+		return ErrRoomTooLong
+	}
+	if !utf8.ValidString(name) {
+		return ErrRoomNotUTF8
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return ErrRoomNotPrintable
+		}
+	}
+	return nil
 }
 
 // AppLink is the link to our own call app on the box: https://<host>[:port]/#<room>,

@@ -3,6 +3,7 @@ package galaxy
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -228,5 +229,37 @@ func TestAppLink(t *testing.T) {
 	}
 	if got := AppLink("192.168.1.5", 8443, "my room"); got != "https://192.168.1.5:8443/#my-room" {
 		t.Fatal(got)
+	}
+}
+
+func TestCheckRoom(t *testing.T) {
+	ok := []string{"", "lobby", "my-room", "amber-0123456789", "café ☕ chat", "Room 7",
+		strings.Repeat("a", MaxRoomBytes), strings.Repeat("é", MaxRoomBytes/2)}
+	for _, name := range ok {
+		if err := CheckRoom(name); err != nil {
+			t.Errorf("CheckRoom(%q) = %v, want accepted", name, err)
+		}
+	}
+	bad := map[string]error{
+		strings.Repeat("a", MaxRoomBytes+1):   ErrRoomTooLong,
+		strings.Repeat("<", 256):              ErrRoomTooLong,
+		strings.Repeat("é", MaxRoomBytes/2+1): ErrRoomTooLong,
+		"a\xffb":                              ErrRoomNotUTF8,
+		"tab\there":                           ErrRoomNotPrintable,
+		"new\nline":                           ErrRoomNotPrintable,
+		"nul\x00":                             ErrRoomNotPrintable,
+		"bidi\u202eevil":                      ErrRoomNotPrintable,
+		"nbsp\u00a0":                          ErrRoomNotPrintable,
+	}
+	for name, want := range bad {
+		if err := CheckRoom(name); !errors.Is(err, want) {
+			t.Errorf("CheckRoom(%q) = %v, want %v", name, err, want)
+		}
+	}
+	// Whatever a client makes with the kibitz.chat rule is accepted.
+	for _, in := range []string{"My Room", strings.Repeat("Ünïcödé ", 40), strings.Repeat("<", 256), "\x00\x01 x"} {
+		if n := NormalizeRoom(in); CheckRoom(n) != nil {
+			t.Errorf("normalized %q = %q is refused", in, n)
+		}
 	}
 }

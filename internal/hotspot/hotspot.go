@@ -386,7 +386,8 @@ func (s *service) authenticator(ifc nl80211.Interface, wiphy *nl80211.Wiphy, id 
 	if security == SecurityWPA2 {
 		s.doc.Passphrase = id.Passphrase
 	}
-	s.doc.WiFiQR = WiFiQR(security, id.SSID, id.Passphrase, cfg.Hidden)
+	s.doc.WiFiQR = status.WiFiQR(security, id.SSID, id.Passphrase, cfg.Hidden)
+	s.doc.Hidden = cfg.Hidden
 	s.mu.Unlock()
 	return auth, nil
 }

@@ -23,24 +23,6 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func TestWiFiQR(t *testing.T) {
-	cases := []struct {
-		sec, ssid, pass string
-		hidden          bool
-		want            string
-	}{
-		{SecurityOpen, "Kibitz-7F3A", "ignored123", false, "WIFI:T:nopass;S:Kibitz-7F3A;;"},
-		{SecurityWPA2, "Kibitz-7F3A", "abcdefgh2345", false, "WIFI:T:WPA;S:Kibitz-7F3A;P:abcdefgh2345;;"},
-		{SecurityWPA2, `a\b;c,d"e:f`, `p;a:s,s"w\d`, false, `WIFI:T:WPA;S:a\\b\;c\,d\"e\:f;P:p\;a\:s\,s\"w\\d;;`},
-		{SecurityOpen, "Café ☕", "", true, "WIFI:T:nopass;S:Café ☕;H:true;;"},
-	}
-	for _, c := range cases {
-		if got := WiFiQR(c.sec, c.ssid, c.pass, c.hidden); got != c.want {
-			t.Errorf("WiFiQR(%q, %q, %q) = %q, want %q", c.sec, c.ssid, c.pass, got, c.want)
-		}
-	}
-}
-
 func TestPassphrase(t *testing.T) {
 	seen := map[string]bool{}
 	for range 50 {

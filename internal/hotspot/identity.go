@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kibitzbox/kibitzbox/internal/statefile"
+	"github.com/kibitzbox/kibitzbox/internal/status"
 )
 
 // IdentityFile is the name of the network identity file in the state dir.
@@ -134,34 +135,8 @@ func LoadIdentity(stateDir string, mac net.HardwareAddr, ssid, passphrase string
 	return id, nil
 }
 
-// qrEscaper escapes the characters the WIFI: URI scheme reserves.
-var qrEscaper = strings.NewReplacer(`\`, `\\`, `;`, `\;`, `,`, `\,`, `"`, `\"`, `:`, `\:`)
-
-// WiFiQR returns the payload of a Wi-Fi join QR code. Security is "open"
-// or "wpa2"; for an open network the passphrase is left out.
-func WiFiQR(security, ssid, passphrase string, hidden bool) string {
-	var sb strings.Builder
-	sb.WriteString("WIFI:")
-	if security == SecurityOpen {
-		sb.WriteString("T:nopass;S:")
-		sb.WriteString(qrEscaper.Replace(ssid))
-		sb.WriteString(";")
-	} else {
-		sb.WriteString("T:WPA;S:")
-		sb.WriteString(qrEscaper.Replace(ssid))
-		sb.WriteString(";P:")
-		sb.WriteString(qrEscaper.Replace(passphrase))
-		sb.WriteString(";")
-	}
-	if hidden {
-		sb.WriteString("H:true;")
-	}
-	sb.WriteString(";")
-	return sb.String()
-}
-
 // Security modes.
 const (
-	SecurityOpen = "open"
-	SecurityWPA2 = "wpa2"
+	SecurityOpen = status.SecurityOpen
+	SecurityWPA2 = status.SecurityWPA2
 )

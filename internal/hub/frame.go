@@ -3,7 +3,10 @@ package hub
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+
+	"github.com/kibitzbox/kibitzbox/internal/galaxy"
 )
 
 // Frame types of the hub protocol.
@@ -15,10 +18,6 @@ const (
 	typeFrom  = "from"
 	typeEcho  = "echo"
 )
-
-// MaxRoomBytes bounds a room name. The client cuts names to 40 characters;
-// the bound only keeps hostile clients from using the room map as storage.
-const MaxRoomBytes = 256
 
 // inFrame is a decoded client frame. Pointer fields tell "missing" from
 // "zero"; json.Unmarshal fails on a wrong type (string or float id, numeric
@@ -36,6 +35,7 @@ var (
 	errNotObject   = errors.New("not a JSON object")
 	errUnknownType = errors.New("unknown frame type")
 	errBadField    = errors.New("missing or invalid field")
+	errBadRoom     = errors.New("join refused")
 )
 
 // decodeFrame parses one client frame and checks the fields its type needs.
@@ -55,8 +55,10 @@ func decodeFrame(data []byte) (inFrame, error) {
 	}
 	switch f.T {
 	case typeJoin:
-		if f.Room != nil && len(*f.Room) > MaxRoomBytes {
-			return f, errBadField
+		if f.Room != nil {
+			if err := galaxy.CheckRoom(*f.Room); err != nil {
+				return f, fmt.Errorf("%w: %w", errBadRoom, err)
+			}
 		}
 	case typePeers:
 	case typeTo:
@@ -89,6 +91,17 @@ func fromFrame(from int64, payload []byte) []byte {
 	b = append(b, `,"payload":`...)
 	b = append(b, payload...)
 	return append(b, '}')
+}
+
+// errorFrame tells the client why the hub refused its frame of type t
+// (clients ignore frame types they do not know).
+func errorFrame(t string, err error) []byte {
+	b, _ := json.Marshal(struct {
+		T     string `json:"t"`
+		For   string `json:"for"`
+		Error string `json:"error"`
+	}{"error", t, err.Error()})
+	return b
 }
 
 func echoFrame(x []byte) []byte {

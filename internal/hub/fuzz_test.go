@@ -46,8 +46,8 @@ func FuzzDecodeFrame(f *testing.F) {
 				t.Fatalf("echo frame is not JSON: %q", out)
 			}
 		case typeJoin:
-			if fr.Room != nil && len(*fr.Room) > MaxRoomBytes {
-				t.Fatalf("accepted long room")
+			if fr.Room != nil && galaxy.CheckRoom(*fr.Room) != nil {
+				t.Fatalf("accepted bad room %q", *fr.Room)
 			}
 		case typePeers:
 		default:

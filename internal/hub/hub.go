@@ -49,6 +49,35 @@ type Limits struct {
 	PeersBurst int
 	// MaxRemotes bounds concurrent DTLS peers (sessions and handshakes).
 	MaxRemotes int
+
+	// The per-source-IP limits keep one guest (one IP) from taking the
+	// tables the others need. A new entry beyond a cap evicts that IP's
+	// least recently seen one, so the flooder only ever competes with itself.
+	//
+	// MaxCheckedPerIP bounds addresses (ports) of one IP that passed a
+	// STUN check; MaxChecked bounds them over the whole hub (0: 4×MaxRemotes).
+	MaxCheckedPerIP int
+	MaxChecked      int
+	// MaxRemotesPerIP bounds DTLS handshakes plus sessions of one IP.
+	MaxRemotesPerIP int
+	// HandshakeRate/HandshakeBurst bound how fast one IP may start DTLS
+	// handshakes (each costs the hub an ECDHE and a signature).
+	HandshakeRate  float64
+	HandshakeBurst int
+	// SendBudgetBytes bounds what all sessions together hold for sending:
+	// their queues plus what sits unacknowledged in SCTP. Beyond
+	// SendReserveBytes a session only queues while the budget has room,
+	// so slow receivers cannot grow the hub's memory but each session can
+	// always get its signalling through.
+	SendBudgetBytes  int
+	SendReserveBytes int
+	// InboundQueueBytes bounds the datagrams waiting for one remote's DTLS
+	// reader; InboundBudgetBytes bounds them over all remotes.
+	InboundQueueBytes  int
+	InboundBudgetBytes int
+	// StatusRooms is how many rooms (the biggest) Stats lists by name; the
+	// rest are only counted, so /status stays small whatever guests do.
+	StatusRooms int
 }
 
 // DefaultLimits are sized for a Raspberry Pi serving a few rooms of a venue.
@@ -58,7 +87,7 @@ func DefaultLimits() Limits {
 		IdleTimeout:      4500 * time.Millisecond,
 		HandshakeTimeout: 10 * time.Second,
 		MaxFrame:         256 << 10,
-		SendQueueBytes:   8 << 20,
+		SendQueueBytes:   1 << 20,
 		SendQueueFrames:  1 << 16,
 		StuckAfter:       15 * time.Second,
 		FrameRate:        50000,
@@ -68,7 +97,45 @@ func DefaultLimits() Limits {
 		PeersRate:        20,
 		PeersBurst:       50,
 		MaxRemotes:       2048,
+
+		MaxCheckedPerIP:    16,
+		MaxChecked:         8192,
+		MaxRemotesPerIP:    8,
+		HandshakeRate:      4,
+		HandshakeBurst:     8,
+		SendBudgetBytes:    64 << 20,
+		SendReserveBytes:   64 << 10,
+		InboundQueueBytes:  1 << 20,
+		InboundBudgetBytes: 32 << 20,
+		StatusRooms:        32,
 	}
+}
+
+// withDefaults fills the limits a caller left at zero from DefaultLimits,
+// so a Config written before a limit existed still gets it.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l == (Limits{}) {
+		return d
+	}
+	fill := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	fill(&l.MaxCheckedPerIP, d.MaxCheckedPerIP)
+	fill(&l.MaxChecked, 4*max(l.MaxRemotes, 1))
+	fill(&l.MaxRemotesPerIP, d.MaxRemotesPerIP)
+	fill(&l.HandshakeBurst, d.HandshakeBurst)
+	fill(&l.SendBudgetBytes, d.SendBudgetBytes)
+	fill(&l.SendReserveBytes, d.SendReserveBytes)
+	fill(&l.InboundQueueBytes, d.InboundQueueBytes)
+	fill(&l.InboundBudgetBytes, d.InboundBudgetBytes)
+	fill(&l.StatusRooms, d.StatusRooms)
+	if l.HandshakeRate <= 0 {
+		l.HandshakeRate = d.HandshakeRate
+	}
+	return l
 }
 
 // Config configures a Hub.
@@ -99,6 +166,16 @@ type Hub struct {
 	mu      sync.Mutex
 	remotes map[netip.AddrPort]*remote
 	checked map[netip.AddrPort]*checkedAddr
+	byIP    map[netip.Addr]*ipState
+	// ownAddrs are this machine's addresses, exempt from per-IP caps.
+	ownAddrs map[netip.Addr]bool
+
+	// Bytes held for sending (queues and SCTP) and received but not yet
+	// read by DTLS, over all sessions; see Limits.SendBudgetBytes.
+	sendHeld    atomic.Int64
+	inboundHeld atomic.Int64
+	// bans are addresses the operator kicked, until a monotonic time.
+	bans map[netip.Addr]int64
 
 	ctx       context.Context
 	wg        sync.WaitGroup
@@ -121,17 +198,18 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits()
-	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	h := &Hub{
-		cfg:     cfg,
-		lim:     cfg.Limits,
-		log:     cfg.Logger,
-		byUfrag: map[string]*galaxy.Identity{},
-		remotes: map[netip.AddrPort]*remote{},
-		checked: map[netip.AddrPort]*checkedAddr{},
-		start:   time.Now(),
+		cfg:      cfg,
+		lim:      cfg.Limits,
+		log:      cfg.Logger,
+		byUfrag:  map[string]*galaxy.Identity{},
+		remotes:  map[netip.AddrPort]*remote{},
+		checked:  map[netip.AddrPort]*checkedAddr{},
+		byIP:     map[netip.Addr]*ipState{},
+		ownAddrs: localAddrs(),
+		bans:     map[netip.Addr]int64{},
+		start:    time.Now(),
 	}
 	for _, id := range cfg.Identities {
 		if _, dup := h.byUfrag[id.Ufrag]; dup {
@@ -222,11 +300,7 @@ func (h *Hub) reap(heartbeat bool) {
 			live = append(live, r)
 		}
 	}
-	for a, c := range h.checked {
-		if now-c.lastSeen > int64(30*time.Second) && h.remotes[a] == nil {
-			delete(h.checked, a)
-		}
-	}
+	h.reapChecksLocked(now)
 	h.mu.Unlock()
 	for _, r := range dead {
 		r.close("no packet for " + h.lim.IdleTimeout.String())
@@ -245,14 +319,20 @@ func (h *Hub) reap(heartbeat bool) {
 
 // Stats is a snapshot for status and metrics.
 type Stats struct {
-	Sessions  int
-	Remotes   int
-	Rooms     []RoomStats
-	Drops     map[string]uint64
-	Joins     uint64
-	FramesIn  uint64
-	FramesOut uint64
-	Uptime    time.Duration
+	Sessions int
+	Remotes  int
+	// Rooms are the Limits.StatusRooms biggest rooms (most members first,
+	// then by name); OtherRooms counts the rest and RoomCount all of them.
+	// InCall counts the sessions in a named room.
+	Rooms      []RoomStats
+	OtherRooms int
+	RoomCount  int
+	InCall     int
+	Drops      map[string]uint64
+	Joins      uint64
+	FramesIn   uint64
+	FramesOut  uint64
+	Uptime     time.Duration
 }
 
 // RoomStats is one room with its member count.
@@ -261,7 +341,8 @@ type RoomStats struct {
 	Members int
 }
 
-// Stats returns counters and the room list (sorted by name).
+// Stats returns counters and the biggest rooms. The list is bounded so the
+// status document stays small however many rooms guests open.
 func (h *Hub) Stats() Stats {
 	st := Stats{
 		Drops:     h.drops.snapshot(),
@@ -275,11 +356,26 @@ func (h *Hub) Stats() Stats {
 	h.mu.Unlock()
 	h.router.mu.RLock()
 	st.Sessions = len(h.router.byID)
+	all := make([]RoomStats, 0, len(h.router.rooms))
 	for name, members := range h.router.rooms {
-		st.Rooms = append(st.Rooms, RoomStats{Name: name, Members: len(members)})
+		all = append(all, RoomStats{Name: name, Members: len(members)})
+		if name != "" {
+			st.InCall += len(members)
+		}
 	}
 	h.router.mu.RUnlock()
-	sort.Slice(st.Rooms, func(i, j int) bool { return st.Rooms[i].Name < st.Rooms[j].Name })
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Members != all[j].Members {
+			return all[i].Members > all[j].Members
+		}
+		return all[i].Name < all[j].Name
+	})
+	st.RoomCount = len(all)
+	if len(all) > h.lim.StatusRooms {
+		st.OtherRooms = len(all) - h.lim.StatusRooms
+		all = all[:h.lim.StatusRooms:h.lim.StatusRooms]
+	}
+	st.Rooms = all
 	return st
 }
 
@@ -301,17 +397,28 @@ const (
 	dropUnknownPacket  = "unknown_packet"
 	dropTooManyRemotes = "too_many_peers"
 	dropHandshake      = "handshake_failed"
+	dropHandshakeRate  = "handshake_rate"
+	dropRemoteEvicted  = "peer_evicted_per_ip"
+	dropCheckedEvicted = "stun_check_evicted_per_ip"
+	dropTooManyChecked = "stun_too_many_checked"
+	dropSTUNAmplify    = "stun_response_larger_than_request"
+	dropSendBudget     = "send_budget"
+	dropInboundBudget  = "inbound_budget"
+	dropRoomName       = "bad_room_name"
+	dropBanned         = "stun_banned"
 )
 
-var dropReasons = []string{
+var dropReasons = [...]string{
 	dropMalformed, dropUnknownType, dropOversize, dropBinary, dropNotRoutable,
 	dropQueueFull, dropStuck, dropSTUNMalformed, dropSTUNUnknown, dropSTUNIntegrity,
 	dropSTUNOther, dropUnchecked, dropInboundFull, dropUnknownPacket, dropTooManyRemotes,
-	dropHandshake,
+	dropHandshake, dropHandshakeRate, dropRemoteEvicted, dropCheckedEvicted,
+	dropTooManyChecked, dropSTUNAmplify, dropSendBudget, dropInboundBudget, dropRoomName,
+	dropBanned,
 }
 
 type dropCounters struct {
-	counts [16]atomic.Uint64
+	counts [len(dropReasons)]atomic.Uint64
 }
 
 func (d *dropCounters) add(reason string) {

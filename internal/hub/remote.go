@@ -14,7 +14,8 @@ import (
 
 // inboundQueue bounds datagrams waiting for one remote's DTLS reader. It is
 // deep enough for a burst of a full SCTP receive window in 1.2 KB packets;
-// the queue only holds memory while packets wait.
+// the queue only holds memory while packets wait. Limits.InboundQueueBytes
+// bounds the same queue in bytes (a datagram may be 64 KiB).
 const inboundQueue = 2048
 
 // remote is one browser address: a net.PacketConn for the DTLS server that
@@ -55,8 +56,16 @@ func newRemote(h *Hub, addr netip.AddrPort, ident *galaxy.Identity) *remote {
 
 // deliver queues a copy of pkt without ever blocking the read loop.
 func (r *remote) deliver(pkt []byte) {
-	if !r.in.push(append([]byte(nil), pkt...)) {
-		r.hub.drops.add(dropInboundFull)
+	h := r.hub
+	n := int64(len(pkt))
+	if h.inboundHeld.Add(n) > int64(h.lim.InboundBudgetBytes) {
+		h.inboundHeld.Add(-n)
+		h.drops.add(dropInboundBudget)
+		return
+	}
+	if !r.in.push(append([]byte(nil), pkt...), h.lim.InboundQueueBytes) {
+		h.inboundHeld.Add(-n)
+		h.drops.add(dropInboundFull)
 	}
 }
 
@@ -65,12 +74,23 @@ type packetQueue struct {
 	mu    sync.Mutex
 	pkts  [][]byte
 	head  int
+	bytes int
+	shut  bool // closed: push refuses, so nothing is left counted
 	ready chan struct{}
 }
 
-func (q *packetQueue) push(p []byte) bool {
+// shutdown empties the queue for good and returns the bytes it held.
+func (q *packetQueue) shutdown() int {
 	q.mu.Lock()
-	if len(q.pkts)-q.head >= inboundQueue {
+	defer q.mu.Unlock()
+	n := q.bytes
+	q.shut, q.pkts, q.head, q.bytes = true, nil, 0, 0
+	return n
+}
+
+func (q *packetQueue) push(p []byte, maxBytes int) bool {
+	q.mu.Lock()
+	if q.shut || len(q.pkts)-q.head >= inboundQueue || q.bytes+len(p) > maxBytes {
 		q.mu.Unlock()
 		return false
 	}
@@ -81,6 +101,7 @@ func (q *packetQueue) push(p []byte) bool {
 		q.head = 0
 	}
 	q.pkts = append(q.pkts, p)
+	q.bytes += len(p)
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -98,6 +119,7 @@ func (q *packetQueue) pop() ([]byte, bool) {
 	p := q.pkts[q.head]
 	q.pkts[q.head] = nil
 	q.head++
+	q.bytes -= len(p)
 	if q.head == len(q.pkts) {
 		q.head = 0
 		if cap(q.pkts) > 64 {
@@ -117,10 +139,9 @@ func (r *remote) close(reason string) {
 		close(r.done)
 		h := r.hub
 		h.mu.Lock()
-		if h.remotes[r.addr] == r {
-			delete(h.remotes, r.addr)
-		}
+		h.dropRemoteLocked(r)
 		h.mu.Unlock()
+		h.inboundHeld.Add(-int64(r.in.shutdown()))
 		r.closersMu.Lock()
 		r.isDone = true
 		fns := r.closers
@@ -158,6 +179,7 @@ func (r *remote) closeReason() string {
 func (r *remote) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		if pkt, ok := r.in.pop(); ok {
+			r.hub.inboundHeld.Add(-int64(len(pkt)))
 			return copy(p, pkt), r.udpAddr, nil
 		}
 		select {

@@ -7,10 +7,13 @@ type router struct {
 	mu    sync.RWMutex
 	byID  map[int64]*session
 	rooms map[string]map[int64]*session
+	// locked rooms take no new members until the time (monotonic ns since
+	// Hub.start; 0 = until unlocked), see operator.go.
+	locked map[string]int64
 }
 
 func newRouter() *router {
-	return &router{byID: map[int64]*session{}, rooms: map[string]map[int64]*session{}}
+	return &router{byID: map[int64]*session{}, rooms: map[string]map[int64]*session{}, locked: map[string]int64{}}
 }
 
 // add puts a new session in the default room "".

@@ -33,6 +33,11 @@ type session struct {
 	stream *sctp.Stream
 	queue  sendQueue
 	lowCh  chan struct{}
+	// sctpHeld is the part of the hub's send budget this session has in
+	// SCTP: written, not yet acknowledged by the client.
+	sctpHeld atomic.Int64
+	// name is the display name from the app's presence, for the operator.
+	name atomic.Pointer[string]
 
 	frameLim *rate.Limiter
 	byteLim  *rate.Limiter
@@ -60,9 +65,10 @@ func (h *Hub) serve(r *remote) {
 		// to, so it is requested but not verified.
 		dtls.WithClientAuth(dtls.RequestClientCert),
 		dtls.WithInsecureSkipVerify(true),
-		// The address already proved it receives our packets (STUN check),
-		// so the cookie round trip adds nothing.
-		dtls.WithInsecureSkipVerifyHello(true),
+		// The cookie round trip (HelloVerifyRequest, smaller than the
+		// ClientHello) comes before the big certificate flight: a STUN
+		// check can be sent with a forged source, so only an address that
+		// echoes the cookie gets more bytes back than it sent.
 		dtls.WithLoggerFactory(h.pion),
 	)
 	if err != nil {
@@ -134,7 +140,7 @@ func (h *Hub) serve(r *remote) {
 	h.router.add(s)
 	r.session.Store(s)
 	h.joins.Add(1)
-	s.queue.push(idFrame(id), h.now(), 1<<30, 1<<30)
+	s.send(idFrame(id))
 	h.log.Debug("session open", "id", id, "remote", r.addr.String(), "identity", r.ident.Name, "label", dc.Config.Label)
 
 	writerDone := make(chan struct{})
@@ -146,6 +152,7 @@ func (h *Hub) serve(r *remote) {
 	r.close(reason)
 	<-writerDone
 	h.router.remove(s)
+	s.releaseBudget()
 	h.log.Debug("session closed", "id", id, "reason", r.closeReason())
 }
 
@@ -228,9 +235,14 @@ func (s *session) handleFrame(data []byte) {
 	h := s.hub
 	f, err := decodeFrame(data)
 	if err != nil {
-		if errors.Is(err, errUnknownType) {
+		switch {
+		case errors.Is(err, errUnknownType):
 			h.drops.add(dropUnknownType)
-		} else {
+		case errors.Is(err, errBadRoom):
+			// The session stays where it was, and hears why.
+			h.drops.add(dropRoomName)
+			s.send(errorFrame(typeJoin, err))
+		default:
 			h.drops.add(dropMalformed)
 		}
 		return
@@ -241,7 +253,7 @@ func (s *session) handleFrame(data []byte) {
 		if f.Room != nil {
 			room = *f.Room
 		}
-		h.router.join(s, room)
+		h.router.joinUnlessLocked(s, room)
 	case typePeers:
 		// A peers reply costs the hub work in proportion to the room, so
 		// it has its own, lower rate (clients poll about once a second).
@@ -250,17 +262,46 @@ func (s *session) handleFrame(data []byte) {
 		}
 		s.send(h.router.peers(s))
 	case typeTo:
+		s.notePresence(f.Payload)
 		h.router.route(s, *f.ID, f.Payload)
 	case typeEcho:
 		s.send(echoFrame(f.X))
 	}
 }
 
-// send queues msg for this session without blocking; a full queue drops it.
+// send queues msg for this session without blocking; a full queue drops
+// it, and so does a full hub-wide budget once the session holds more than
+// its reserve (queued plus unacknowledged in SCTP).
 func (s *session) send(msg []byte) {
 	h := s.hub
+	n := int64(len(msg))
+	held := int64(s.queue.queuedBytes()) + s.sctpHeld.Load()
+	if held+n > int64(h.lim.SendReserveBytes) && h.sendHeld.Load()+n > int64(h.lim.SendBudgetBytes) {
+		h.drops.add(dropSendBudget)
+		return
+	}
 	if !s.queue.push(msg, h.now(), h.lim.SendQueueBytes, h.lim.SendQueueFrames) {
 		h.drops.add(dropQueueFull)
+		return
+	}
+	h.sendHeld.Add(n)
+}
+
+// trackSCTP moves the bytes SCTP holds unacknowledged for this session
+// into the hub's send budget (they left the queue when written).
+func (s *session) trackSCTP() {
+	now := int64(s.stream.BufferedAmount())
+	if old := s.sctpHeld.Swap(now); old != now {
+		s.hub.sendHeld.Add(now - old)
+	}
+}
+
+// releaseBudget gives back everything the session still holds once it ended.
+func (s *session) releaseBudget() {
+	h := s.hub
+	h.sendHeld.Add(-s.sctpHeld.Swap(0))
+	for _, m := range s.queue.close() {
+		h.sendHeld.Add(-int64(len(m)))
 	}
 }
 
@@ -271,6 +312,12 @@ func (s *session) writeLoop() {
 	var batch [][]byte
 	wait := time.NewTimer(time.Hour)
 	defer wait.Stop()
+	defer func() {
+		// Frames taken but never written leave the budget with the session.
+		for _, m := range batch {
+			h.sendHeld.Add(-int64(len(m)))
+		}
+	}()
 	for {
 		select {
 		case <-s.queue.notify():
@@ -283,7 +330,7 @@ func (s *session) writeLoop() {
 				break
 			}
 			for i, msg := range batch {
-				for s.stream.BufferedAmount() > highWater {
+				for s.overWater() {
 					wait.Reset(250 * time.Millisecond)
 					select {
 					case <-s.lowCh:
@@ -295,6 +342,8 @@ func (s *session) writeLoop() {
 				if _, err := s.stream.WriteSCTP(msg, sctp.PayloadTypeWebRTCString); err != nil {
 					if errors.Is(err, sctp.ErrOutboundPacketTooLarge) {
 						h.drops.add(dropOversize)
+						batch[i] = nil
+						h.sendHeld.Add(-int64(len(msg)))
 						s.queue.wrote(h.now())
 						continue
 					}
@@ -302,11 +351,24 @@ func (s *session) writeLoop() {
 					return
 				}
 				batch[i] = nil
+				h.sendHeld.Add(-int64(len(msg)))
+				s.trackSCTP()
 				h.framesOut.Add(1)
 				s.queue.wrote(h.now())
 			}
 		}
 	}
+}
+
+// overWater reports whether the writer should wait for the client to
+// acknowledge: SCTP holds more than highWater for it, or the hub-wide
+// budget is spent and this session is beyond its reserve.
+func (s *session) overWater() bool {
+	s.trackSCTP()
+	buffered := s.sctpHeld.Load()
+	h := s.hub
+	return buffered > highWater ||
+		(buffered > int64(h.lim.SendReserveBytes) && h.sendHeld.Load() > int64(h.lim.SendBudgetBytes))
 }
 
 // sendQueue is an unbounded-by-type, bounded-by-check FIFO of frames with
@@ -315,6 +377,7 @@ type sendQueue struct {
 	mu      sync.Mutex
 	items   [][]byte
 	bytes   int
+	closed  bool         // the session ended: push refuses
 	pending atomic.Int64 // queued or taken but not yet written
 	since   atomic.Int64 // last write, or when pending became non-zero
 	ch      chan struct{}
@@ -328,7 +391,7 @@ func (q *sendQueue) notify() chan struct{} {
 
 func (q *sendQueue) push(msg []byte, now int64, maxBytes, maxFrames int) bool {
 	q.mu.Lock()
-	if len(q.items) >= maxFrames || q.bytes+len(msg) > maxBytes {
+	if q.closed || len(q.items) >= maxFrames || q.bytes+len(msg) > maxBytes {
 		q.mu.Unlock()
 		return false
 	}
@@ -357,6 +420,22 @@ func (q *sendQueue) take(dst [][]byte) [][]byte {
 	q.bytes = 0
 	q.mu.Unlock()
 	return dst
+}
+
+// close refuses further frames and returns those still queued.
+func (q *sendQueue) close() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	items := q.items
+	q.items, q.bytes = nil, 0
+	return items
+}
+
+func (q *sendQueue) queuedBytes() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bytes
 }
 
 func (q *sendQueue) wrote(now int64) {

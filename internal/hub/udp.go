@@ -9,8 +9,6 @@ import (
 
 	"github.com/pion/stun/v4"
 	"golang.org/x/sys/unix"
-
-	"github.com/kibitzbox/kibitzbox/internal/galaxy"
 )
 
 // setSocketBuffers asks for big kernel buffers so bursts of 8 KiB frames
@@ -86,15 +84,19 @@ func (h *Hub) handlePacket(pkt []byte, from netip.AddrPort, req, resp *stun.Mess
 			h.drops.add(dropUnchecked)
 			return
 		}
-		if len(h.remotes) >= h.lim.MaxRemotes {
+		var evict *remote
+		var reason string
+		r, evict, reason = h.admitLocked(from, c)
+		if r == nil {
 			h.mu.Unlock()
-			h.drops.add(dropTooManyRemotes)
+			h.drops.add(reason)
 			return
 		}
-		r = newRemote(h, from, c.ident)
-		h.remotes[from] = r
 		h.wg.Add(1)
 		go h.serve(r)
+		if evict != nil {
+			defer evict.close("evicted: too many handshakes or sessions from " + from.Addr().String())
+		}
 	}
 	h.mu.Unlock()
 	r.lastSeen.Store(h.now())
@@ -142,7 +144,13 @@ func (h *Hub) handleSTUN(pkt []byte, from netip.AddrPort, req, resp *stun.Messag
 		h.drops.add(dropSTUNIntegrity)
 		return
 	}
-	h.markChecked(from, ident)
+	if h.banned(from.Addr()) {
+		h.drops.add(dropBanned)
+		return
+	}
+	if !h.markChecked(from, ident) {
+		return
+	}
 	err = resp.Build(
 		stun.NewTransactionIDSetter(req.TransactionID),
 		stun.BindingSuccess,
@@ -154,31 +162,15 @@ func (h *Hub) handleSTUN(pkt []byte, from netip.AddrPort, req, resp *stun.Messag
 		h.log.Debug("build STUN response", "err", err)
 		return
 	}
+	// Never send more than came in: a check with a forged source must not
+	// turn the hub into an amplifier towards that source. Browsers' checks
+	// (PRIORITY, ICE-CONTROLLING, USE-CANDIDATE, a long USERNAME) are
+	// always bigger than this response.
+	if len(resp.Raw) > len(pkt) {
+		h.drops.add(dropSTUNAmplify)
+		return
+	}
 	h.conn.WriteToUDPAddrPort(resp.Raw, from)
-}
-
-func (h *Hub) markChecked(from netip.AddrPort, ident *galaxy.Identity) {
-	now := h.now()
-	h.mu.Lock()
-	c := h.checked[from]
-	if c == nil {
-		// Bound the table: a flood of valid checks from many ports of one
-		// host must not grow it without limit.
-		if len(h.checked) >= 4*h.lim.MaxRemotes {
-			h.mu.Unlock()
-			h.drops.add(dropTooManyRemotes)
-			return
-		}
-		c = &checkedAddr{}
-		h.checked[from] = c
-	}
-	c.ident = ident
-	c.lastSeen = now
-	r := h.remotes[from]
-	h.mu.Unlock()
-	if r != nil {
-		r.lastSeen.Store(now)
-	}
 }
 
 func (h *Hub) touch(from netip.AddrPort) {

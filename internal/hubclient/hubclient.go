@@ -45,11 +45,16 @@ type options struct {
 	fingerprint  *[32]byte
 	recvBuffer   int
 	label        string
+	localIP      netip.Addr
 }
 
 // LoopbackOnly binds the client to 127.0.0.1 and uses only loopback
 // endpoints of the blob, so test traffic never leaves the machine.
 func LoopbackOnly() Option { return func(o *options) { o.loopbackOnly = true } }
+
+// WithLocalIP binds the client to ip and offers only that address as a
+// candidate (tests that play many guests from one machine).
+func WithLocalIP(ip netip.Addr) Option { return func(o *options) { o.localIP = ip } }
 
 // WithCredentials overrides the blob's ICE ufrag and pwd (negative tests).
 func WithCredentials(ufrag, pwd string) Option {
@@ -120,6 +125,9 @@ func Dial(ctx context.Context, blob string, opts ...Option) (*Client, error) {
 	if o.loopbackOnly {
 		bind.IP = net.IPv4(127, 0, 0, 1)
 	}
+	if o.localIP.IsValid() {
+		bind.IP = net.IP(o.localIP.AsSlice())
+	}
 	udp, err := net.ListenUDP("udp4", bind)
 	if err != nil {
 		return nil, fmt.Errorf("hubclient: bind: %w", err)
@@ -138,6 +146,11 @@ func Dial(ctx context.Context, blob string, opts ...Option) (*Client, error) {
 	if o.loopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	if o.localIP.IsValid() {
+		want := net.IP(o.localIP.AsSlice())
+		se.SetIncludeLoopbackCandidate(o.localIP.IsLoopback())
+		se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(want) })
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})

@@ -13,6 +13,11 @@ import (
 type Input struct {
 	Hub     *status.Hub
 	Hotspot *status.Hotspot
+	// CallURL is the call QR payload (the hub's app URL) when Hub is nil:
+	// the last one the hub reported, or the one read from a document that
+	// was too big or too slow to read whole. The URL does not change while
+	// the hub runs, so a slow, oversized or failing /status keeps the QR.
+	CallURL string `json:",omitempty"`
 }
 
 // wifiPayload is the WIFI: payload of the join QR, or "" when the network
@@ -25,42 +30,34 @@ func (in Input) wifiPayload() string {
 	if h.WiFiQR != "" {
 		return h.WiFiQR
 	}
-	// Older hotspot builds may not fill wifi_qr; the format is fixed.
-	if h.Security == "wpa2" && h.Passphrase != "" {
-		return "WIFI:T:WPA;S:" + escapeWiFi(h.SSID) + ";P:" + escapeWiFi(h.Passphrase) + ";;"
+	// Older hotspot builds may not fill wifi_qr.
+	security := status.SecurityOpen
+	if h.Security == status.SecurityWPA2 && h.Passphrase != "" {
+		security = status.SecurityWPA2
 	}
-	return "WIFI:T:nopass;S:" + escapeWiFi(h.SSID) + ";;"
+	return status.WiFiQR(security, h.SSID, h.Passphrase, h.Hidden)
 }
 
-// escapeWiFi backslash-escapes the characters the WIFI: format reserves.
-func escapeWiFi(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`\;,":`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// callPayload is the call QR payload, or "" when the hub is not up.
+// callPayload is the call QR payload, or "" when it is not known. It
+// comes from CallURL when the hub's document could not be read whole, so
+// it never depends on the room list.
 func (in Input) callPayload() string {
-	if in.Hub == nil {
-		return ""
+	if in.Hub != nil && in.Hub.AppURL != "" {
+		return in.Hub.AppURL
 	}
-	return in.Hub.AppURL
+	return in.CallURL
 }
 
 // shortAddress is what a guest can type instead of scanning: the host of
 // the app URL (the hub also answers plain http on port 80).
 func (in Input) shortAddress() string {
-	if in.Hub == nil || in.Hub.AppURL == "" {
+	p := in.callPayload()
+	if p == "" {
 		return ""
 	}
-	u, err := url.Parse(in.Hub.AppURL)
+	u, err := url.Parse(p)
 	if err != nil || u.Host == "" {
-		return in.Hub.AppURL
+		return p
 	}
 	return u.Host
 }
@@ -89,7 +86,7 @@ func (in Input) wifiTrouble() string {
 
 // callTrouble says why there is no call QR, or "" when there is one.
 func (in Input) callTrouble() string {
-	if in.Hub == nil || in.Hub.AppURL == "" {
+	if in.callPayload() == "" {
 		return "Call starting…"
 	}
 	return ""
@@ -97,6 +94,9 @@ func (in Input) callTrouble() string {
 
 // liveLines are variants of the live line, longest first.
 func (in Input) liveLines() []string {
+	if in.Hub == nil && in.CallURL != "" {
+		return []string{"call: no status", "no status"}
+	}
 	if in.Hub == nil {
 		return []string{"call: starting…"}
 	}
@@ -199,4 +199,29 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// CaptionOperator heads the operator-code page of small panels.
+const CaptionOperator = "Operator code"
+
+// operatorCode is the code that unlocks the operator page, spaced for
+// reading ("123 456"), or "".
+func (in Input) operatorCode() string {
+	if in.Hub == nil || len(in.Hub.OperatorCode) != 6 {
+		return ""
+	}
+	return in.Hub.OperatorCode[:3] + " " + in.Hub.OperatorCode[3:]
+}
+
+// operatorLines say where the code goes, and whether someone just used up
+// their tries.
+func (in Input) operatorLines() []string {
+	if in.operatorCode() == "" {
+		return nil
+	}
+	lines := []string{in.shortAddress() + "/admin"}
+	if in.Hub.OperatorLockout {
+		lines = append(lines, "tries locked for 1 min")
+	}
+	return lines
 }

@@ -86,6 +86,11 @@ func renderSmall(size image.Point, in Input, opt Options) (*Frame, error) {
 	if p := in.callPayload(); p != "" {
 		pages = append(pages, page{payload: p, caption: CaptionCall, lines: []string{in.shortAddress()}})
 	}
+	// The operator code gets a page of its own, after the codes guests
+	// scan; there is no room for it beside a QR code.
+	if c := in.operatorCode(); c != "" && len(pages) > 0 {
+		pages = append(pages, page{caption: CaptionOperator, lines: append([]string{c}, in.operatorLines()...)})
+	}
 	frame := &Frame{Image: img, Pages: max(1, len(pages))}
 	shift := ((opt.Shift % (MaxShift + 1)) + MaxShift + 1) % (MaxShift + 1)
 	width := size.X - MaxShift
@@ -112,6 +117,10 @@ func renderSmall(size image.Point, in Input, opt Options) (*Frame, error) {
 	}
 
 	pg := pages[((opt.Page%len(pages))+len(pages))%len(pages)]
+	if pg.payload == "" {
+		drawOperatorPage(img, st, left, width, pg)
+		return frame, nil
+	}
 	choice, err := chooseQR(pg.payload, size.Y, 1, 4)
 	if err != nil {
 		return nil, fmt.Errorf("render %v: %w", size, err)
@@ -147,6 +156,23 @@ func renderSmall(size image.Point, in Input, opt Options) (*Frame, error) {
 	}
 	drawBottom(img, st, tx, tw, size.Y, st.firstFit(tw, in.liveLines()...), st.firstFit(tw, healthVariants...), warn)
 	return frame, nil
+}
+
+// drawOperatorPage draws the operator code in double size under its
+// caption, with where to enter it below.
+func drawOperatorPage(img *image.Gray, st textStyle, left, width int, pg page) {
+	fillRect(img, image.Rect(left, 0, left+width, st.lineHeight()), light)
+	st.draw(img, image.Pt(left+1, 0), st.fit(pg.caption, width-1), ink)
+	big := textStyle{font: font7x13, scale: 2}
+	code := pg.lines[0]
+	w := len(big.font.clean(code)) * big.charWidth()
+	y := st.lineHeight() + 2
+	big.draw(img, image.Pt(left+max(0, (width-w)/2), y), code, light)
+	y += big.lineHeight() + 1
+	for _, l := range pg.lines[1:] {
+		st.draw(img, image.Pt(left, y), st.fit(l, width), light)
+		y += st.lineHeight()
+	}
 }
 
 // drawBottom draws the live and health lines on the last two text lines of
@@ -350,7 +376,16 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 	live := ws.text.lines(r.Dx(), 2, in.liveLines()...)
 	hv, warn := in.healthLines()
 	health := ws.text.lines(r.Dx(), 2, hv...)
-	bottomLines := len(live) + len(health)
+	// The operator code sits in the bottom corner, small: guests scan the
+	// codes, the operator reads this.
+	var op []string
+	if c := in.operatorCode(); c != "" {
+		op = ws.text.lines(r.Dx(), 1, "operator "+c, "op "+c)
+		if in.Hub.OperatorLockout {
+			op = append(op, ws.text.lines(r.Dx(), 1, "tries locked 1 min", "locked")...)
+		}
+	}
+	bottomLines := len(live) + len(health) + len(op)
 	room := (r.Dy()+ws.gap)/lh - bottomLines
 	y := r.Min.Y
 	for i, l := range top {
@@ -380,6 +415,10 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 		} else {
 			ws.text.draw(img, image.Pt(r.Min.X, y), l, ink)
 		}
+		y += lh
+	}
+	for _, l := range op {
+		ws.text.draw(img, image.Pt(r.Min.X, y), l, ink)
 		y += lh
 	}
 }

@@ -64,13 +64,13 @@ func scenarios() map[string]Input {
 	in = sample()
 	in.Hotspot.SSID = "Kibitz Community Hall Stage Two"
 	in.Hotspot.Passphrase = "correct-horse-battery-staple"
-	in.Hotspot.WiFiQR = "WIFI:T:WPA;S:" + escapeWiFi(in.Hotspot.SSID) + ";P:" + in.Hotspot.Passphrase + ";;"
+	in.Hotspot.WiFiQR = status.WiFiQR(status.SecurityWPA2, in.Hotspot.SSID, in.Hotspot.Passphrase, false)
 	out["long-ssid"] = in
 
 	in = sample()
 	in.Hotspot.SSID = "Café Größe ☕ 東京"
 	in.Hotspot.Passphrase = "pässwörd-ñ"
-	in.Hotspot.WiFiQR = "WIFI:T:WPA;S:" + escapeWiFi(in.Hotspot.SSID) + ";P:" + in.Hotspot.Passphrase + ";;"
+	in.Hotspot.WiFiQR = status.WiFiQR(status.SecurityWPA2, in.Hotspot.SSID, in.Hotspot.Passphrase, false)
 	in.Hub.AppURL = "https://10.42.0.1/#küche"
 	in.Hub.Rooms = []status.Room{{Name: "küche", Members: 3}}
 	out["non-ascii"] = in
@@ -213,6 +213,36 @@ func TestWiFiPayloadEscaping(t *testing.T) {
 	want := `WIFI:T:WPA;S:a\;b\\c;P:p\:\"q\,;;`
 	if got := in.wifiPayload(); got != want {
 		t.Errorf("wifiPayload = %q, want %q", got, want)
+	}
+	// A hidden network built from the fields (a hotspot that sent no
+	// wifi_qr) says so, as the hotspot's own payload does.
+	in.Hotspot.Hidden = true
+	if got, want := in.wifiPayload(), status.WiFiQR(status.SecurityWPA2, `a;b\c`, `p:"q,`, true); got != want || !strings.Contains(got, ";H:true;") {
+		t.Errorf("hidden wifiPayload = %q, want %q with H:true", got, want)
+	}
+}
+
+// Without the hub's document the call QR still shows when the display
+// knows the app URL (CallURL); only the live line says the status is gone.
+func TestCallQRWithoutHubStatus(t *testing.T) {
+	in := Sample()
+	url := in.Hub.AppURL
+	in.Hub, in.CallURL = nil, url
+	if got := in.callPayload(); got != url || in.callTrouble() != "" {
+		t.Fatalf("callPayload %q trouble %q, want %q", got, in.callTrouble(), url)
+	}
+	for _, size := range sizes {
+		f, err := Render(size, in, Options{Page: 1})
+		if err != nil {
+			t.Fatalf("%v: %v", size, err)
+		}
+		found := false
+		for _, q := range f.QRs {
+			found = found || q.Payload == url && decode(t, f.Image, q, small(size)) == url
+		}
+		if !found {
+			t.Errorf("%v: no call QR decoding to %q", size, url)
+		}
 	}
 }
 

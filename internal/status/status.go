@@ -1,9 +1,12 @@
-// Package status defines the JSON documents that cmd/hub and cmd/hotspot
-// serve on loopback and that cmd/display reads. It is the only coupling
-// between the three processes.
+// Package status defines the JSON documents that the hub and the hotspot
+// serve on loopback and that the display reads, and the Wi-Fi QR payload
+// they share. It is the only coupling between the three processes: each
+// daemon maps its parts' own stats to these types in one place
+// (internal/hubd/status.go, internal/hotspot's status document).
 package status
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,12 +40,24 @@ type Hub struct {
 	DefaultRoom  string `json:"default_room"`
 	Discoverable bool   `json:"discoverable"`
 
-	Sessions int    `json:"sessions"`
-	Rooms    []Room `json:"rooms"`
+	// OperatorCode unlocks the operator page; only the box's screen shows
+	// it, and this document is served on loopback only. OperatorLockout
+	// says someone just used up their tries.
+	OperatorCode    string `json:"operator_code,omitempty"`
+	OperatorLockout bool   `json:"operator_lockout,omitempty"`
+
+	Sessions int `json:"sessions"`
+	// Rooms are the biggest rooms (most members first), at most 32, so
+	// the document stays small whatever names guests choose; OtherRooms
+	// counts the rooms left out.
+	Rooms      []Room `json:"rooms"`
+	OtherRooms int    `json:"other_rooms"`
 	// InCall counts sessions that are in a named or default room.
 	InCall int `json:"in_call"`
 
 	TURN TURN `json:"turn"`
+	// Web is nil when the hub runs without its web server.
+	Web *Web `json:"web,omitempty"`
 
 	// Drops counts frames or packets the hub discarded, by reason.
 	Drops map[string]uint64 `json:"drops"`
@@ -61,6 +76,17 @@ type TURN struct {
 	RelayedBytes    uint64  `json:"relayed_bytes"`
 	BytesPerSecond  float64 `json:"bytes_per_second"`
 	RefusedRequests uint64  `json:"refused_requests"`
+}
+
+// Web summarises the call app's HTTPS server and captive portal.
+type Web struct {
+	// CaptiveClients is the number of clients released from the portal.
+	CaptiveClients int    `json:"captive_clients"`
+	AppLoads       uint64 `json:"app_loads"`
+	Joins          uint64 `json:"joins"`
+	ProbeSuccesses uint64 `json:"probe_successes"`
+	Splashes       uint64 `json:"splashes"`
+	Redirects      uint64 `json:"redirects"`
 }
 
 // Hotspot states.
@@ -88,7 +114,12 @@ type Hotspot struct {
 	SecurityFallback string `json:"security_fallback,omitempty"`
 	Channel          int    `json:"channel"`
 	Country          string `json:"country"`
-	// WiFiQR is the WIFI: payload for the join QR code.
+	// Channels are the channels the radio may use in Country, for the
+	// operator page.
+	Channels []int `json:"channels,omitempty"`
+	// Hidden is set when the SSID is not broadcast.
+	Hidden bool `json:"hidden,omitempty"`
+	// WiFiQR is the WIFI: payload for the join QR code (see WiFiQR).
 	WiFiQR      string `json:"wifi_qr"`
 	MaxStations int    `json:"max_stations"`
 	// AdminGuard reports whether guests are kept off gokrazy's admin UI.
@@ -97,6 +128,23 @@ type Hotspot struct {
 	Stations     []Station     `json:"stations"`
 	Leases       []Lease       `json:"leases"`
 	AuthFailures []AuthFailure `json:"auth_failures,omitempty"`
+}
+
+// The hotspot's control API, next to its /status on loopback. Both are
+// JSON POSTs; the hub's operator page is the caller.
+const (
+	// ReloadPath: re-read the settings file and restart the AP if the
+	// Wi-Fi settings changed. Body: {}.
+	ReloadPath = "/control/reload"
+	// BanPath: deauthenticate the station holding a lease and refuse its
+	// MAC for a while. Body: Ban.
+	BanPath = "/control/ban"
+)
+
+// Ban is the body of BanPath.
+type Ban struct {
+	IP      string `json:"ip"`
+	Seconds int    `json:"seconds"`
 }
 
 // Station is an associated Wi-Fi client.
@@ -122,10 +170,18 @@ type AuthFailure struct {
 	At     time.Time `json:"at"`
 }
 
-// maxDocument bounds what Fetch reads; status documents are small.
-const maxDocument = 1 << 20
+// MaxDocument bounds what Fetch reads; status documents are small.
+const MaxDocument = 1 << 20
 
-// Fetch GETs url and decodes the JSON document into v.
+// ErrPartial is wrapped by Fetch's error when only the document's leading
+// fields arrived: the body was larger than MaxDocument, or the server
+// stalled or closed mid-body. Those fields are filled in anyway. The
+// documents put what a screen needs most (Hub.AppURL) before the lists
+// that can grow (Hub.Rooms), so the call QR survives a huge room list.
+var ErrPartial = errors.New("partial status document")
+
+// Fetch GETs url and decodes the JSON document into v, reading at most
+// MaxDocument bytes and giving up when ctx or client's timeout ends.
 func Fetch(ctx context.Context, client *http.Client, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -139,10 +195,52 @@ func Fetch(ctx context.Context, client *http.Client, url string, v any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("fetch status %s: %s", url, resp.Status)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDocument)).Decode(v); err != nil {
-		return fmt.Errorf("decode status %s: %w", url, err)
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxDocument+1))
+	if readErr == nil && len(body) <= MaxDocument {
+		if err := json.Unmarshal(body, v); err != nil {
+			return fmt.Errorf("decode status %s: %w", url, err)
+		}
+		return nil
 	}
-	return nil
+	why := readErr
+	if why == nil {
+		why = fmt.Errorf("larger than %d bytes", MaxDocument)
+	}
+	n, err := decodeLeading(body[:min(len(body), MaxDocument)], v)
+	if err != nil || n == 0 {
+		return fmt.Errorf("fetch status %s: %w", url, why)
+	}
+	return fmt.Errorf("fetch status %s: %w (%d leading fields kept): %w", url, ErrPartial, n, why)
+}
+
+// decodeLeading decodes the top-level fields of the JSON object at the
+// start of data that arrived complete, and returns how many there were.
+func decodeLeading(data []byte, v any) (int, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, fmt.Errorf("not a JSON object")
+	}
+	fields := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			break
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			break
+		}
+		fields[key] = raw
+	}
+	if len(fields) == 0 {
+		return 0, nil
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return 0, err
+	}
+	return len(fields), json.Unmarshal(b, v)
 }
 
 // Handler serves doc() as JSON at /status and metrics at /metrics in the

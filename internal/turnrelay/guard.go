@@ -174,6 +174,10 @@ func (g *guardConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if ap != g.current || g.currentAddr == nil {
 			g.current, g.currentAddr = ap, net.UDPAddrFromAddrPort(ap)
 		}
+		if isDeallocate(p[:n]) && !g.srv.dealloc.allow(ap, g.srv.table) {
+			g.srv.count.refusedDeallocate.Add(1)
+			continue
+		}
 		g.peers = g.peers[:0]
 		if isPermissionRequest(p[:n]) {
 			g.peers = appendPeerAddrs(g.peers, p[:n])
@@ -252,6 +256,63 @@ func appendPeerAddrs(dst []netip.AddrPort, b []byte) []netip.AddrPort {
 		dst = append(dst, netip.AddrPortFrom(ip.Unmap(), uint16(xa.Port)))
 	}
 	return dst
+}
+
+// isDeallocate reports whether b is a Refresh request with LIFETIME 0,
+// which ends an allocation.
+func isDeallocate(b []byte) bool {
+	if len(b) < 20 || b[0]&0xC0 != 0 || binary.BigEndian.Uint32(b[4:8]) != stunMagicCookie ||
+		binary.BigEndian.Uint16(b[0:2]) != stun.NewType(stun.MethodRefresh, stun.ClassRequest).Value() {
+		return false
+	}
+	m := &stun.Message{Raw: slices.Clone(b)}
+	if m.Decode() != nil {
+		return false
+	}
+	v, err := m.Get(stun.AttrLifetime)
+	return err == nil && len(v) == 4 && binary.BigEndian.Uint32(v) == 0
+}
+
+// deallocGuard stands between a guest and another guest's allocation.
+// pion ends an allocation on a Refresh with LIFETIME 0 that carries valid
+// long-term credentials and comes from the allocation's 5-tuple; but the
+// box's TURN credentials are public (in every blob) and pion's nonce is the
+// same for every client within a minute, so whoever can send with another
+// guest's source address and port can end that guest's allocation. The
+// hotspot's source guard (a source IP must be its MAC's lease) stops the
+// forged address; this guard stops the guessing of the port: a source IP
+// whose deallocations name more than maxDeallocMisses 5-tuples without an
+// allocation in a minute may not deallocate at all until the minute is over
+// (its allocations then simply expire).
+type deallocGuard struct {
+	mu     sync.Mutex
+	window time.Time
+	misses map[netip.Addr]int
+}
+
+const (
+	maxDeallocMisses = 8
+	// maxDeallocIPs bounds the table; beyond it every miss counts as over.
+	maxDeallocIPs = 4096
+)
+
+func (d *deallocGuard) allow(src netip.AddrPort, table *relayTable) bool {
+	has := table.hasClient(src)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if now := time.Now(); now.Sub(d.window) > time.Minute || d.misses == nil {
+		d.window, d.misses = now, map[netip.Addr]int{}
+	}
+	ip := src.Addr()
+	if !has {
+		if _, seen := d.misses[ip]; seen || len(d.misses) < maxDeallocIPs {
+			d.misses[ip]++
+		}
+		// Nothing to end: pion would answer 437 to an address that may not
+		// have asked.
+		return false
+	}
+	return d.misses[ip] <= maxDeallocMisses
 }
 
 // stunMagicCookie is the fixed STUN magic cookie (RFC 5389 §6).

@@ -35,9 +35,15 @@ const maxRelayPacket = 1600
 // once), so it is short: every allocation has one, and each costs memory.
 const relayQueueLen = 256
 
-// maxAllocations caps live allocations on the whole server, whatever the
-// per-client cap, so spoofed client addresses cannot exhaust memory.
-const maxAllocations = 4096
+// DefaultMaxAllocations caps live allocations on the whole server, whatever
+// the per-client cap, so spoofed client addresses cannot exhaust memory.
+const DefaultMaxAllocations = 4096
+
+// crowdedShare is what a client may hold once the server is three quarters
+// full: a guest sending from many addresses (each under the per-client
+// cap) can fill three quarters, but the last quarter is kept for clients
+// that hold fewer than this many, i.e. guests that just arrived.
+const crowdedShare = 4
 
 var (
 	errQuota        = errors.New("turnrelay: per-client allocation cap reached")
@@ -65,21 +71,25 @@ type relayTable struct {
 	relayIP    netip.Addr
 	avoidPort  uint16 // the TURN port itself, never handed out
 	maxPerIP   int    // < 0: no cap
+	maxTotal   int
 	count      *counters
 	bufs       sync.Pool
 	conns      atomic.Pointer[map[netip.AddrPort]*relayConn]
 	mu         sync.Mutex
-	perClient  map[netip.Addr]int // guarded by mu
-	closedDown bool               // guarded by mu; set by closeAll
+	perClient  map[netip.Addr]int     // guarded by mu
+	clients    map[netip.AddrPort]int // allocations per client 5-tuple source; guarded by mu
+	closedDown bool                   // guarded by mu; set by closeAll
 }
 
-func newRelayTable(relayIP netip.Addr, avoidPort uint16, maxPerIP int, c *counters) *relayTable {
+func newRelayTable(relayIP netip.Addr, avoidPort uint16, maxPerIP, maxTotal int, c *counters) *relayTable {
 	t := &relayTable{
 		relayIP:   relayIP,
 		avoidPort: avoidPort,
 		maxPerIP:  maxPerIP,
+		maxTotal:  maxTotal,
 		count:     c,
 		perClient: map[netip.Addr]int{},
+		clients:   map[netip.AddrPort]int{},
 	}
 	t.bufs.New = func() any { return new(packetBuf) }
 	empty := map[netip.AddrPort]*relayConn{}
@@ -92,12 +102,31 @@ func (t *relayTable) lookup(ap netip.AddrPort) *relayConn { return (*t.conns.Loa
 func (t *relayTable) len() int { return len(*t.conns.Load()) }
 
 func (t *relayTable) underCap(client netip.Addr) bool {
-	if t.maxPerIP < 0 {
-		return true
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.perClient[client] < t.maxPerIP
+	return t.capErrLocked(client, len(*t.conns.Load())) == nil
+}
+
+// capErrLocked says why client may not have one more allocation, or nil.
+func (t *relayTable) capErrLocked(client netip.Addr, total int) error {
+	held := t.perClient[client]
+	switch {
+	case t.maxPerIP >= 0 && held >= t.maxPerIP:
+		return fmt.Errorf("%w (client %v holds %d)", errQuota, client, held)
+	case total >= t.maxTotal:
+		return fmt.Errorf("%w (%d allocations on the server)", errQuota, total)
+	case total >= t.maxTotal*3/4 && held >= crowdedShare:
+		return fmt.Errorf("%w (server crowded, client %v holds %d)", errQuota, client, held)
+	}
+	return nil
+}
+
+// hasClient reports whether src is the client 5-tuple source of a live
+// allocation.
+func (t *relayTable) hasClient(src netip.AddrPort) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.clients[src] > 0
 }
 
 // allocate makes a relay conn for client, on requestedPort if non-zero.
@@ -107,14 +136,10 @@ func (t *relayTable) allocate(client netip.AddrPort, listener *guardConn, reques
 	if t.closedDown {
 		return nil, net.ErrClosed
 	}
-	if t.maxPerIP >= 0 && t.perClient[client.Addr()] >= t.maxPerIP {
-		t.count.refusedQuota.Add(1)
-		return nil, fmt.Errorf("%w (client %v)", errQuota, client)
-	}
 	old := *t.conns.Load()
-	if len(old) >= maxAllocations {
+	if err := t.capErrLocked(client.Addr(), len(old)); err != nil {
 		t.count.refusedQuota.Add(1)
-		return nil, fmt.Errorf("%w (%d allocations on the server)", errQuota, len(old))
+		return nil, err
 	}
 	free := func(port int) bool {
 		_, used := old[netip.AddrPortFrom(t.relayIP, uint16(port))]
@@ -159,6 +184,7 @@ func (t *relayTable) allocate(client netip.AddrPort, listener *guardConn, reques
 	next[key] = c
 	t.conns.Store(&next)
 	t.perClient[client.Addr()]++
+	t.clients[client]++
 	return c, nil
 }
 
@@ -179,6 +205,9 @@ func (t *relayTable) remove(c *relayConn) {
 	ip := c.client.Addr()
 	if t.perClient[ip]--; t.perClient[ip] <= 0 {
 		delete(t.perClient, ip)
+	}
+	if t.clients[c.client]--; t.clients[c.client] <= 0 {
+		delete(t.clients, c.client)
 	}
 }
 

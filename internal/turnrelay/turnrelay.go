@@ -52,9 +52,16 @@ type Config struct {
 	Users map[string]string
 	// Realm defaults to DefaultRealm.
 	Realm string
-	// MaxAllocationsPerClient caps live allocations per client IP address;
-	// 0 means DefaultMaxAllocationsPerClient, a negative value means no cap.
+	// MaxAllocationsPerClient caps live allocations per client IP address
+	// (a guest: with the hotspot's source guard a guest can only send from
+	// its own leased address); 0 means DefaultMaxAllocationsPerClient, a
+	// negative value means no cap.
 	MaxAllocationsPerClient int
+	// MaxAllocations caps live allocations on the whole server; 0 means
+	// DefaultMaxAllocations. Once three quarters are taken, only clients
+	// holding fewer than 4 get more, so guests arriving late still get
+	// relayed however many addresses one guest allocates from.
+	MaxAllocations int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -93,6 +100,10 @@ type Stats struct {
 	// RefusedPermission counts CreatePermission/ChannelBind peers that are
 	// not relayed addresses of this server.
 	RefusedPermission uint64
+	// RefusedDeallocate counts Refresh requests with LIFETIME 0 dropped
+	// because no allocation has that 5-tuple or their source IP kept
+	// naming 5-tuples without one (a guest guessing another's port).
+	RefusedDeallocate uint64
 	// DroppedNoRoute counts datagrams an allocation sent to an address that
 	// is not a live allocation of this server (they have nowhere to go).
 	DroppedNoRoute uint64
@@ -115,6 +126,7 @@ type Stats struct {
 type counters struct {
 	relayedBytes, relayedPackets                                   atomic.Uint64
 	refusedClientNet, refusedAuth, refusedQuota, refusedPermission atomic.Uint64
+	refusedDeallocate                                              atomic.Uint64
 	droppedNoRoute, droppedQueueFull, droppedSendFailed            atomic.Uint64
 }
 
@@ -124,6 +136,7 @@ type Server struct {
 	log       *slog.Logger
 	keys      map[string][]byte // user → long-term key MD5(user:realm:pass)
 	table     *relayTable
+	dealloc   deallocGuard
 	count     *counters
 	listeners []*guardConn
 	addr      netip.AddrPort
@@ -145,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxAllocationsPerClient == 0 {
 		cfg.MaxAllocationsPerClient = DefaultMaxAllocationsPerClient
+	}
+	if cfg.MaxAllocations <= 0 {
+		cfg.MaxAllocations = DefaultMaxAllocations
 	}
 	if cfg.Listeners <= 0 {
 		cfg.Listeners = runtime.NumCPU()
@@ -199,7 +215,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.addr = conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	s.rcvBuf, s.sndBuf = rcv, snd
-	s.table = newRelayTable(cfg.RelayIP, s.addr.Port(), cfg.MaxAllocationsPerClient, s.count)
+	s.table = newRelayTable(cfg.RelayIP, s.addr.Port(), cfg.MaxAllocationsPerClient, cfg.MaxAllocations, s.count)
 	for _, c := range conns {
 		s.listeners = append(s.listeners, newGuardConn(c, s))
 	}
@@ -296,6 +312,7 @@ func (s *Server) Stats() Stats {
 		RefusedAuth:       c.refusedAuth.Load(),
 		RefusedQuota:      c.refusedQuota.Load(),
 		RefusedPermission: c.refusedPermission.Load(),
+		RefusedDeallocate: c.refusedDeallocate.Load(),
 		DroppedNoRoute:    c.droppedNoRoute.Load(),
 		DroppedQueueFull:  c.droppedQueueFull.Load(),
 		DroppedSendFailed: c.droppedSendFailed.Load(),
@@ -303,7 +320,7 @@ func (s *Server) Stats() Stats {
 		RecvBuffer:        s.rcvBuf,
 		SendBuffer:        s.sndBuf,
 	}
-	st.Refused = st.RefusedClientNet + st.RefusedAuth + st.RefusedQuota + st.RefusedPermission
+	st.Refused = st.RefusedClientNet + st.RefusedAuth + st.RefusedQuota + st.RefusedPermission + st.RefusedDeallocate
 	return st
 }
 
@@ -330,6 +347,7 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 	w.Counter("kibitz_turn_refused_total", refusedHelp, float64(st.RefusedAuth), metrics.Labels{"reason": "auth"})
 	w.Counter("kibitz_turn_refused_total", refusedHelp, float64(st.RefusedQuota), metrics.Labels{"reason": "quota"})
 	w.Counter("kibitz_turn_refused_total", refusedHelp, float64(st.RefusedPermission), metrics.Labels{"reason": "permission"})
+	w.Counter("kibitz_turn_refused_total", refusedHelp, float64(st.RefusedDeallocate), metrics.Labels{"reason": "deallocate"})
 	const dropHelp = "Relayed datagrams dropped, by reason."
 	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedNoRoute), metrics.Labels{"reason": "no_route"})
 	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedQueueFull), metrics.Labels{"reason": "queue_full"})

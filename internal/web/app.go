@@ -188,11 +188,12 @@ type JoinInfo struct {
 
 // Join is the current join information for the default room.
 func (s *Server) Join() JoinInfo {
-	room := s.cfg.DefaultRoom
+	calls := s.Calls()
+	room := calls.DefaultRoom
 	return JoinInfo{
 		Blob:      s.cfg.Blob(),
 		Room:      room,
-		RoomCap:   s.cfg.RoomCap,
+		RoomCap:   calls.RoomCap,
 		AppURL:    s.AppURL(room),
 		KibitzURL: s.kibitzURL(room),
 	}
@@ -207,6 +208,13 @@ func (s *Server) httpsHandler() http.Handler {
 	mux.HandleFunc("GET /qr", s.serveQRPage)
 	mux.HandleFunc("GET /qr/{which}", s.serveQRImage)
 	mux.HandleFunc("GET /captive-portal/api.json", s.serveCaptiveAPI)
+	if s.cfg.Admin != nil {
+		mux.Handle("GET /api/admin/", s.cfg.Admin)
+		mux.Handle("POST /api/admin/", s.cfg.Admin)
+		mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) {
+			serveFile(w, r, s.app.lookup("/admin.html"))
+		})
+	}
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		f := s.app.lookup(r.URL.Path)
 		if f == nil {
@@ -239,7 +247,7 @@ func writeJSON(w http.ResponseWriter, contentType string, v any) {
 func (s *Server) qrRoom(r *http.Request) (string, bool) {
 	room := r.URL.Query().Get("room")
 	if room == "" {
-		return s.cfg.DefaultRoom, true
+		return s.Calls().DefaultRoom, true
 	}
 	if len(room) > maxRoomLen || strings.ContainsAny(room, "\x00\r\n") {
 		return "", false

@@ -304,7 +304,7 @@ func (s *Server) captiveHandler() http.Handler {
 	})
 	mux.HandleFunc("GET "+captiveGoURL, func(w http.ResponseWriter, r *http.Request) {
 		s.releaseClient(r, "opened the link")
-		http.Redirect(w, r, s.AppURL(s.cfg.DefaultRoom), http.StatusFound)
+		http.Redirect(w, r, s.AppURL(s.Calls().DefaultRoom), http.StatusFound)
 	})
 	mux.HandleFunc("GET /captive-portal/api.json", s.serveCaptiveAPI)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -440,5 +440,5 @@ func (s *Server) renderSplash(w http.ResponseWriter, r *http.Request, os string,
 		OS, AppURL, ReleaseURL, GoURL string
 		Step                          splashStep
 		Released                      bool
-	}{os, s.AppURL(s.cfg.DefaultRoom), captiveReleaseURL, captiveGoURL, stepsFor(os, r.UserAgent()), released})
+	}{os, s.AppURL(s.Calls().DefaultRoom), captiveReleaseURL, captiveGoURL, stepsFor(os, r.UserAgent()), released})
 }

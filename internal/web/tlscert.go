@@ -46,6 +46,10 @@ var fallbackEpoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // -ldflags "-X github.com/kibitzbox/kibitzbox/internal/web.buildDate=2026-11-24".
 var buildDate string
 
+// BuildDate is the day this program was built (or a fixed early date when
+// the build does not say): the clock cannot be right before it.
+func BuildDate() time.Time { return certEpoch(time.Time{}) }
+
 // certEpoch is the date the self-signed certificate's validity starts from:
 // the configured epoch, else the build date (link-time or VCS time), never
 // earlier than fallbackEpoch, and never the clock.

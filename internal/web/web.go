@@ -54,7 +54,10 @@ type Config struct {
 	// KibitzLink returns the kibitz.chat link for a room. Nil builds
 	// https://kibitz.chat/?galaxy=<blob>#<room> itself.
 	KibitzLink func(room string) string
-	Logger     *slog.Logger
+	// Admin serves the operator API under /api/admin/ (internal/admin);
+	// with it, /admin serves the operator page. Nil turns both off.
+	Admin  http.Handler
+	Logger *slog.Logger
 
 	// CertEpoch anchors the self-signed certificate's validity; zero means
 	// the build date (or a fixed date when the build date is unknown). It
@@ -78,6 +81,9 @@ type Server struct {
 	app      *appFiles
 	released *releaseTable
 	counters counters
+	// calls holds the default room and room cap, which the operator may
+	// change while the server runs.
+	calls atomic.Pointer[Calls]
 
 	runOnce sync.Once
 }
@@ -117,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		released: newReleaseTable(cfg.MaxClients, cfg.ReleaseTTL, time.Now),
 	}
+	s.calls.Store(&Calls{DefaultRoom: cfg.DefaultRoom, RoomCap: cfg.RoomCap})
 
 	cert, err := s.loadCertificate()
 	if err != nil {
@@ -150,6 +157,28 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// Calls are the call settings the app gets from /api/join.
+type Calls struct {
+	DefaultRoom string
+	RoomCap     int
+}
+
+// Calls returns the current call settings.
+func (s *Server) Calls() Calls { return *s.calls.Load() }
+
+// SetCalls changes the default room and the room cap; apps read them on
+// their next /api/join. Zero values keep the current ones.
+func (s *Server) SetCalls(c Calls) {
+	old := s.Calls()
+	if c.DefaultRoom == "" {
+		c.DefaultRoom = old.DefaultRoom
+	}
+	if c.RoomCap <= 0 {
+		c.RoomCap = old.RoomCap
+	}
+	s.calls.Store(&c)
 }
 
 // HTTPSAddr is the bound address of the HTTPS listener.
@@ -267,7 +296,7 @@ func (s *Server) run(ctx context.Context) error {
 		})
 		listeners = append(listeners, s.httpLn)
 	}
-	s.log.Info("web: serving", "app", s.AppURL(s.cfg.DefaultRoom), "https", s.httpsLn.Addr().String(),
+	s.log.Info("web: serving", "app", s.AppURL(s.Calls().DefaultRoom), "https", s.httpsLn.Addr().String(),
 		"captive", s.HTTPAddr(), "cert_sha256", s.CertFingerprint())
 
 	errs := make(chan error, len(servers))

@@ -100,6 +100,8 @@ class App {
       onOpen: (id) => this.onHubOpen(id),
       onFrom: (from, payload) => this.room.handle(from, payload),
       onStatus: () => this.onHubStatus(),
+      onNotice: (text) => showMessage(byId('banner', HTMLElement), message('notice', { text })),
+      onRefused: (room, why) => this.onRefused(room, why),
     });
     this.room = new Room(this.hub, {
       onRoster: () => this.onRoster(),
@@ -181,6 +183,23 @@ class App {
       showMessage(banner, message('unreachable'), [{ label: 'Retry now', run: () => this.hub.connect() }]);
     }
     this.prejoin.setRoom(this.roomName, s === 'open');
+  }
+
+  /**
+   * The hub kept us out of a room: locked or ended by the operator, or we
+   * were removed.
+   * @param {string} room
+   * @param {string} why
+   */
+  onRefused(room, why) {
+    if (why === 'kicked') {
+      this.leave(false);
+      fatal('kicked');
+      return;
+    }
+    if (room && room !== this.roomName) return;
+    if (this.inCall) this.leave(true);
+    this.prejoin.setNotice(message(why === 'ended' ? 'ended' : 'locked', { room }));
   }
 
   /** @param {string} room */

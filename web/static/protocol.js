@@ -197,6 +197,8 @@ const PEERS_TIMEOUT_MS = 3000;
  *   onClose?: () => void,
  *   onFrom?: (fromId: string, payload: unknown) => void,
  *   onStatus?: (status: HubStatus) => void,
+ *   onNotice?: (text: string) => void,
+ *   onRefused?: (room: string, why: string) => void,
  * }} HubHandlers
  * @typedef {{
  *   pc: RTCPeerConnection,
@@ -508,6 +510,17 @@ export class Hub {
         if (!Number.isSafeInteger(f.id)) return;
         this.handlers.onFrom?.(String(f.id), f.payload);
         return;
+      // Frames only the box's hub sends (docs/protocol.md §4.1).
+      case 'notice':
+        if (typeof f.text === 'string' && f.text) this.handlers.onNotice?.(f.text.slice(0, 300));
+        return;
+      case 'refused': {
+        const why = typeof f.why === 'string' ? f.why : '';
+        // A kicked guest stays out: reconnecting would only be refused.
+        if (why === 'kicked') this.stop();
+        this.handlers.onRefused?.(typeof f.room === 'string' ? f.room : '', why);
+        return;
+      }
       default:
         // echo replies and unknown frames only count as liveness
     }

@@ -99,3 +99,20 @@ test('hub frames: peers resolve the oldest waiter, from needs a safe integer id'
   hub.onFrame({ t: 'whatever' });
   assert.deepEqual(got, [['7', { k: 'hi' }]]);
 });
+
+test('hub frames of the box: notice and refused reach the handlers; kicked stops reconnecting', () => {
+  /** @type {string[]} */
+  const got = [];
+  const hub = new Hub(parseBlob(`g1|uf|pw|${FP}|h~1`), {
+    onNotice: (text) => got.push(`notice ${text}`),
+    onRefused: (room, why) => got.push(`refused ${room} ${why}`),
+  });
+  hub.stopped = false;
+  hub.onFrame({ t: 'notice', text: 'x'.repeat(400) });
+  hub.onFrame({ t: 'notice', text: 42 });
+  hub.onFrame({ t: 'refused', room: 'stage', why: 'locked' });
+  assert.equal(hub.stopped, false, 'a locked room must not stop the hub connection');
+  hub.onFrame({ t: 'refused', room: '', why: 'kicked' });
+  assert.deepEqual(got, [`notice ${'x'.repeat(300)}`, 'refused stage locked', 'refused  kicked']);
+  assert.equal(hub.stopped, true, 'a kicked guest must stop reconnecting');
+});

@@ -1,5 +1,7 @@
 // Command deriveinstance writes a copy of a gokrazy instance with the update
-// host changed, for `make update BOX=<ip or name>` (gok has no flag for it).
+// host changed, for `make update BOX=<ip or name>` (gok has no flag for it),
+// and/or with the programs' version stamped, for `make image` and
+// `make update` (-version: see internal/daemon.Version).
 package main
 
 import (
@@ -11,7 +13,7 @@ import (
 )
 
 type config struct {
-	from, parent, name, updateHost string
+	from, parent, name, updateHost, version string
 }
 
 func main() {
@@ -20,6 +22,7 @@ func main() {
 	flag.StringVar(&cfg.parent, "parent", "gokrazy/secrets/update", "parent directory of the derived instance")
 	flag.StringVar(&cfg.name, "name", "pi", "name of the derived instance")
 	flag.StringVar(&cfg.updateHost, "update-host", "", "Update.Hostname of the derived instance (the box's IP or name)")
+	flag.StringVar(&cfg.version, "version", "", "version stamped into this module's programs (e.g. the output of git describe)")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "deriveinstance:", err)
@@ -28,10 +31,10 @@ func main() {
 }
 
 func run(cfg config) error {
-	if cfg.updateHost == "" {
-		return fmt.Errorf("-update-host is required")
+	if cfg.updateHost == "" && cfg.version == "" {
+		return fmt.Errorf("nothing to change: give -update-host and/or -version")
 	}
-	dir, err := instance.Derive(cfg.from, cfg.parent, cfg.name, instance.Overrides{UpdateHostname: cfg.updateHost})
+	dir, err := instance.Derive(cfg.from, cfg.parent, cfg.name, instance.Overrides{UpdateHostname: cfg.updateHost, Version: cfg.version})
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,7 @@
 // Package mono turns images into the 1-bit decisions monochrome panels
-// need: a pixel is light when its luma is at least half.
+// need (a pixel is light when its luma is at least half), and packs
+// pictures into the 1-bit RAM planes of the e-paper controllers (Layout),
+// which differ only in where a pixel lands.
 package mono
 
 import (

@@ -14,7 +14,7 @@ function isApple(s) {
 
 /**
  * @param {string} kind
- * @param {{cap?: number, room?: string, url?: string}} [ctx]
+ * @param {{cap?: number, room?: string, url?: string, text?: string}} [ctx]
  * @returns {Message}
  */
 export function message(kind, ctx = {}) {
@@ -70,6 +70,18 @@ export function message(kind, ctx = {}) {
       };
     case 'noscreen':
       return { kind, tone: 'info', title: 'Screen sharing is not available', body: 'This browser can’t share its screen. Try a laptop with Chrome, Edge or Firefox.' };
+    case 'locked':
+      return {
+        kind, tone: 'warn',
+        title: 'This room is locked',
+        body: `The organizer locked ${ctx.room ? '#' + ctx.room : 'this room'}: nobody new can join. Ask them to open it, or start another room below.`,
+      };
+    case 'ended':
+      return { kind, tone: 'info', title: 'The call was ended', body: 'The organizer ended this call for everyone. Thanks for joining!' };
+    case 'kicked':
+      return { kind, tone: 'error', title: 'You were removed from the call', body: 'The organizer removed you. You can’t rejoin for a while.' };
+    case 'notice':
+      return { kind, tone: 'info', title: 'A message from the organizer', body: ctx.text ?? '' };
     case 'newer':
       return { kind, tone: 'info', title: 'A newer app is in this call', body: 'Someone uses a newer version. Everything should still work; reload when you are ready.' };
     default:

@@ -1,4 +1,4 @@
-package main
+package display
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"log/slog"
 	"time"
 
 	"github.com/kibitzbox/kibitzbox/internal/render"
@@ -18,7 +17,7 @@ const tick = 250 * time.Millisecond
 
 // loop fetches the status every cfg.Interval and shows the frame for
 // the moment (carousel page, burn-in shift) until ctx ends.
-func loop(ctx context.Context, cfg config, scr screen, src source, now func() time.Time) {
+func loop(ctx context.Context, cfg Config, scr screen, src source, now func() time.Time) {
 	t := time.NewTicker(min(tick, cfg.Interval))
 	defer t.Stop()
 	start := now()
@@ -39,9 +38,9 @@ func loop(ctx context.Context, cfg config, scr screen, src source, now func() ti
 		}
 		if msg != lastErr {
 			if err != nil {
-				slog.Error("display: screen", "err", err)
+				cfg.log().Error("display: screen", "err", err)
 			} else if lastErr != "" {
-				slog.Info("display: screen working again")
+				cfg.log().Info("display: screen working again")
 			}
 			lastErr = msg
 		}
@@ -61,12 +60,14 @@ func loop(ctx context.Context, cfg config, scr screen, src source, now func() ti
 		page, shift := int(elapsed/carousel), int(elapsed/shiftEvery)
 		// Rendering a TV-sized frame every tick would cost a Pi real CPU;
 		// render only when something drawn can have changed.
-		key := fmt.Sprintf("%s|%d|%d", fingerprint(in), page%2, shift%(render.MaxShift+1))
+		// A frame has up to three pages (two codes and the operator code);
+		// page mod 6 tells every page of 1, 2 or 3 apart.
+		key := fmt.Sprintf("%s|%d|%d", fingerprint(in), page%6, shift%(render.MaxShift+1))
 		if img == nil || key != lastRender {
 			var err error
 			img, err = renderFrame(scr.Size(), in, page, shift)
 			if err != nil {
-				slog.Warn("display: render", "err", err)
+				cfg.log().Warn("display: render", "err", err)
 			}
 			lastRender = key
 		}
@@ -110,7 +111,7 @@ func fingerprint(in render.Input) string {
 // activityKey changes when something a guest would notice changes; the
 // OLED stays bright while it does.
 func activityKey(in render.Input) string {
-	k := ""
+	k := in.CallURL + ";"
 	if in.Hub != nil {
 		k += fmt.Sprintf("hub %d %d %s;", in.Hub.InCall, len(in.Hub.Rooms), in.Hub.AppURL)
 	}

@@ -1,4 +1,4 @@
-package main
+package display
 
 import (
 	"bytes"
@@ -24,7 +24,6 @@ import (
 	"github.com/kibitzbox/kibitzbox/hardware/inky"
 	"github.com/kibitzbox/kibitzbox/hardware/oled"
 	"github.com/kibitzbox/kibitzbox/hardware/spifake"
-	"github.com/kibitzbox/kibitzbox/hardware/ssd1306"
 	"github.com/kibitzbox/kibitzbox/internal/render"
 )
 
@@ -96,11 +95,11 @@ func (p *panelBusy) In(pull gpio.Pull, edge gpio.Edge) error {
 
 // startRun runs the program and returns a stop function that cancels it
 // and fails the test unless it returns nil promptly.
-func startRun(t *testing.T, cfg config) (stop func()) {
+func startRun(t *testing.T, cfg Config) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg) }()
+	go func() { done <- Run(ctx, cfg) }()
 	return func() {
 		t.Helper()
 		cancel()
@@ -115,8 +114,8 @@ func startRun(t *testing.T, cfg config) (stop func()) {
 	}
 }
 
-func hardwareConfig(t *testing.T) config {
-	cfg := defaultConfig()
+func hardwareConfig(t *testing.T) Config {
+	cfg := DefaultConfig()
 	cfg.Sample = true
 	cfg.Interval = 50 * time.Millisecond
 	cfg.FB = filepath.Join(t.TempDir(), "no-fb0")
@@ -132,7 +131,7 @@ func TestAutoDetectsAndDrivesAnOLED(t *testing.T) {
 
 	// What a directly driven SSD1306 receives for the sample's first page.
 	ref := &i2ctest.Record{}
-	dev, err := oled.New(ref, oled.Addr, ssd1306.Chip())
+	dev, err := oled.New(ref, oled.Addr, oled.SSD1306)
 	if err != nil {
 		t.Fatal(err)
 	}

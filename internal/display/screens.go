@@ -1,4 +1,4 @@
-package main
+package display
 
 import (
 	"bytes"
@@ -110,7 +110,7 @@ type refreshPolicy struct {
 	needFull      bool // no good full refresh yet, or the last update failed
 }
 
-func newPolicy(cfg config) *refreshPolicy {
+func newPolicy(cfg Config) *refreshPolicy {
 	return &refreshPolicy{minGap: cfg.EinkMinGap, minFullGap: cfg.EinkFullGap, maxPartials: cfg.EinkMaxPartials, needFull: true}
 }
 

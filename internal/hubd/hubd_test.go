@@ -1,4 +1,4 @@
-package main
+package hubd
 
 import (
 	"log/slog"

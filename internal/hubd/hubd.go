@@ -1,4 +1,8 @@
-package main
+// Package hubd runs the call hub daemon: the Kibitz hub (ICE-lite, DTLS,
+// SCTP on one UDP port), the TURN relay, the call app's HTTPS server with
+// the captive portal, and the loopback status endpoint, wired together
+// from one Config. cmd/hub parses the flags into that Config.
+package hubd
 
 import (
 	"context"
@@ -6,27 +10,30 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/kibitzbox/kibitzbox/internal/admin"
+	"github.com/kibitzbox/kibitzbox/internal/daemon"
 	"github.com/kibitzbox/kibitzbox/internal/galaxy"
 	"github.com/kibitzbox/kibitzbox/internal/hub"
-	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/settings"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 	"github.com/kibitzbox/kibitzbox/internal/turnrelay"
 	"github.com/kibitzbox/kibitzbox/internal/web"
 )
 
-// config is everything the flags set.
-type config struct {
+// Config is everything the hub's flags set.
+type Config struct {
 	StateDir     string
 	Advertise    string
 	Port         int
@@ -40,12 +47,26 @@ type config struct {
 	TLSCert      string
 	TLSKey       string
 	TURNClients  string
-	LogLevel     string
-	Version      string
+	// Admin serves the operator page (/admin) and its API.
+	Admin bool
+	// HotspotStatusAddr is the hotspot's loopback status and control
+	// address the operator page talks to (status.HotspotAddr).
+	HotspotStatusAddr string
+	// BuildTime tells a set clock from an unset one (zero: unknown).
+	BuildTime time.Time
+
+	// Version is reported in /status and the start log line.
+	Version string
+	// Logger receives the daemon's logs; nil discards them.
+	Logger *slog.Logger
+	// Out receives the banner (links, blob, QR code); nil discards it.
+	Out io.Writer
 }
 
-func defaultConfig() config {
-	return config{
+// DefaultConfig is the laptop configuration (`make run`); the box's
+// gokrazy config sets its ports and state directory with flags.
+func DefaultConfig() Config {
+	return Config{
 		StateDir:     "./state",
 		Port:         galaxy.DiscoveryPort,
 		TURNPort:     galaxy.DiscoveryTURNPort,
@@ -55,25 +76,35 @@ func defaultConfig() config {
 		RoomCap:      8,
 		HTTPSAddr:    ":8443",
 		HTTPAddr:     ":8080",
-		LogLevel:     "info",
+		Admin:        true,
 		Version:      "dev",
 	}
 }
 
-// run starts everything and blocks until ctx ends or a part fails.
-func run(ctx context.Context, cfg config, out io.Writer) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: %w", cfg.LogLevel, err)
+// Run starts everything and blocks until ctx ends or a part fails. Flag
+// values that cannot work are returned as *daemon.ConfigError.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	out := cfg.Out
+	if out == nil {
+		out = io.Discard
+	}
 	tuneGC()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
 	advertise, err := advertiseAddrs(cfg.Advertise, log)
 	if err != nil {
-		return err
+		return &daemon.ConfigError{Err: err}
+	}
+	var clientNets []netip.Prefix
+	if cfg.TURNPort >= 0 {
+		if clientNets, err = turnClientNets(cfg.TURNClients, advertise); err != nil {
+			return &daemon.ConfigError{Err: err}
+		}
 	}
 	device, err := galaxy.LoadOrCreateIdentity(cfg.StateDir, log)
 	if err != nil {
@@ -102,32 +133,28 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	hubPort := int(h.LocalAddr().Port())
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
+	// The first part to fail ends the others; a part that ends because
+	// ctx ended is no failure.
+	g, gctx := errgroup.WithContext(ctx)
 	start := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && ctx.Err() == nil {
-				errOnce.Do(func() { firstErr = fmt.Errorf("%s: %w", name, err) })
-				cancel()
+		g.Go(func() error {
+			if err := f(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("%s: %w", name, err)
 			}
-		}()
+			return nil
+		})
+	}
+	// fail stops the parts already started and returns err.
+	fail := func(err error) error {
+		g.Go(func() error { return err })
+		g.Wait()
+		return err
 	}
 	start("hub", h.Run)
 
 	turnPort := 0
 	var relay *turnrelay.Server
 	if cfg.TURNPort >= 0 {
-		clientNets, err := turnClientNets(cfg.TURNClients, advertise)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return err
-		}
 		users := map[string]string{device.TURNUser: device.TURNPass}
 		if cfg.Discoverable {
 			users[galaxy.DiscoveryTURNUser] = galaxy.DiscoveryTURNPass
@@ -158,8 +185,17 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	blob := device.Blob(turnPort, eps).String()
 	kibitzLink := func(room string) string { return galaxy.KibitzLink(blob, room) }
 
+	// The operator's settings file wins over the flags.
+	calls := *settings.Load(settings.Path(cfg.StateDir), log).Over(hubDefaults(cfg)).Calls
 	var webSrv *web.Server
+	var adminSrv *admin.Server
 	if cfg.HTTPSAddr != "" {
+		webCalls := &webCalls{}
+		var adminHandler http.Handler
+		if cfg.Admin {
+			adminSrv = newAdmin(cfg, h, webCalls, log.With("part", "admin"), time.Now())
+			adminHandler = adminSrv
+		}
 		webSrv, err = web.New(web.Config{
 			StateDir:     cfg.StateDir,
 			HTTPSAddr:    cfg.HTTPSAddr,
@@ -167,34 +203,34 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			TLSCertFile:  cfg.TLSCert,
 			TLSKeyFile:   cfg.TLSKey,
 			AdvertiseIPs: advertise,
-			DefaultRoom:  cfg.Room,
-			RoomCap:      cfg.RoomCap,
+			DefaultRoom:  calls.DefaultRoom,
+			RoomCap:      calls.RoomCap,
 			Blob:         func() string { return blob },
 			KibitzLink:   kibitzLink,
+			Admin:        adminHandler,
 			Logger:       log.With("part", "web"),
 		})
 		if err != nil {
-			cancel()
-			wg.Wait()
-			return err
+			return fail(err)
 		}
+		webCalls.w = webSrv
 		start("web", webSrv.Run)
 	}
 	appURL := ""
 	if webSrv != nil {
-		appURL = webSrv.AppURL(cfg.Room)
+		appURL = webSrv.AppURL(calls.DefaultRoom)
 	}
 
-	st := &statusSource{cfg: cfg, hub: h, relay: relay, blob: blob, appURL: appURL, kibitzURL: kibitzLink(cfg.Room), turnPort: turnPort}
+	st := &statusSource{cfg: cfg, hub: h, relay: relay, web: webSrv, admin: adminSrv, blob: blob,
+		room: calls.DefaultRoom, kibitzLink: kibitzLink, turnPort: turnPort}
 	if cfg.StatusAddr != "" {
 		handler := status.Handler(func() any { return st.doc() }, st.writeMetrics)
 		start("status", func(ctx context.Context) error { return status.Serve(ctx, cfg.StatusAddr, handler) })
 	}
 
-	printBanner(out, blob, appURL, kibitzLink(cfg.Room), log)
+	printBanner(out, blob, appURL, kibitzLink(calls.DefaultRoom), log)
 	log.Info("hub running", "version", cfg.Version, "udp_port", hubPort, "turn_port", turnPort, "advertise", advertise, "discoverable", cfg.Discoverable, "state", cfg.StateDir)
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
 func printBanner(out io.Writer, blob, appURL, kibitzURL string, log *slog.Logger) {
@@ -334,90 +370,4 @@ func turnClientNets(flagValue string, advertise []netip.Addr) ([]netip.Prefix, e
 		}
 	}
 	return out, nil
-}
-
-// statusSource builds the /status document and /metrics.
-type statusSource struct {
-	cfg       config
-	hub       *hub.Hub
-	relay     *turnrelay.Server
-	blob      string
-	appURL    string
-	kibitzURL string
-	turnPort  int
-
-	mu        sync.Mutex
-	lastBytes uint64
-	lastAt    time.Time
-	rate      float64
-}
-
-func (s *statusSource) doc() status.Hub {
-	hs := s.hub.Stats()
-	d := status.Hub{
-		Version:       s.cfg.Version,
-		UptimeSeconds: hs.Uptime.Seconds(),
-		Blob:          s.blob,
-		AppURL:        s.appURL,
-		KibitzURL:     s.kibitzURL,
-		DefaultRoom:   galaxy.NormalizeRoom(s.cfg.Room),
-		Discoverable:  s.cfg.Discoverable,
-		Sessions:      hs.Sessions,
-		Rooms:         []status.Room{},
-		Drops:         hs.Drops,
-	}
-	for _, r := range hs.Rooms {
-		d.Rooms = append(d.Rooms, status.Room{Name: r.Name, Members: r.Members})
-		if r.Name != "" {
-			d.InCall += r.Members
-		}
-	}
-	d.TURN.Port = s.turnPort
-	if s.relay != nil {
-		ts := s.relay.Stats()
-		d.TURN.Allocations = ts.Allocations
-		d.TURN.RelayedBytes = ts.RelayedBytes
-		d.TURN.RefusedRequests = ts.Refused
-		d.TURN.BytesPerSecond = s.byteRate(ts.RelayedBytes)
-	}
-	return d
-}
-
-// byteRate is the relayed byte rate since the previous status request
-// (at least a second apart, so a fast poller sees a steady figure).
-func (s *statusSource) byteRate(total uint64) float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	if s.lastAt.IsZero() {
-		s.lastAt, s.lastBytes = now, total
-		return 0
-	}
-	if el := now.Sub(s.lastAt); el >= time.Second {
-		s.rate = float64(total-s.lastBytes) / el.Seconds()
-		s.lastAt, s.lastBytes = now, total
-	}
-	return s.rate
-}
-
-func (s *statusSource) writeMetrics(w *metrics.Writer) {
-	hs := s.hub.Stats()
-	w.Gauge("kibitz_hub_uptime_seconds", "Seconds since the hub started.", hs.Uptime.Seconds(), nil)
-	w.Gauge("kibitz_hub_sessions", "Open hub sessions.", float64(hs.Sessions), nil)
-	w.Gauge("kibitz_hub_remotes", "Addresses with a session or a handshake in progress.", float64(hs.Remotes), nil)
-	w.Counter("kibitz_hub_sessions_opened_total", "Hub sessions opened.", float64(hs.Joins), nil)
-	w.Counter("kibitz_hub_frames_received_total", "Frames read from clients.", float64(hs.FramesIn), nil)
-	w.Counter("kibitz_hub_frames_sent_total", "Frames written to clients.", float64(hs.FramesOut), nil)
-	w.Gauge("kibitz_hub_rooms", "Rooms with at least one member.", float64(len(hs.Rooms)), nil)
-	reasons := make([]string, 0, len(hs.Drops))
-	for r := range hs.Drops {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	for _, r := range reasons {
-		w.Counter("kibitz_hub_dropped_total", "Frames or packets the hub discarded, by reason.", float64(hs.Drops[r]), metrics.Labels{"reason": r})
-	}
-	if s.relay != nil {
-		s.relay.WriteMetrics(w)
-	}
 }

@@ -1,10 +1,11 @@
-package main
+package display
 
 import (
 	"bytes"
 	"context"
 	"image"
 	"image/png"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/kibitzbox/kibitzbox/hardware/detect"
 	"github.com/kibitzbox/kibitzbox/hardware/oled"
-	"github.com/kibitzbox/kibitzbox/hardware/ssd1306"
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
 	"github.com/kibitzbox/kibitzbox/internal/render"
 	"github.com/kibitzbox/kibitzbox/internal/status"
@@ -59,10 +59,10 @@ func sameAsRender(t *testing.T, img image.Image, size image.Point, in render.Inp
 
 func TestPreviewEveryPanel(t *testing.T) {
 	for panel, scale := range map[string]int{detect.SSD1306: 4, detect.SH1106: 4, detect.EPD2in13: 3, detect.Inky: 3, detect.HDMI: 1} {
-		cfg := defaultConfig()
+		cfg := DefaultConfig()
 		cfg.Panel, cfg.Sample = panel, true
 		cfg.Preview = filepath.Join(t.TempDir(), panel+".png")
-		if err := run(context.Background(), cfg); err != nil {
+		if err := Run(context.Background(), cfg); err != nil {
 			t.Fatalf("%s: %v", panel, err)
 		}
 		size, err := panelSize(panel, cfg.HDMISize)
@@ -74,9 +74,9 @@ func TestPreviewEveryPanel(t *testing.T) {
 }
 
 func TestPreviewNeedsAPanel(t *testing.T) {
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	cfg.Preview = filepath.Join(t.TempDir(), "x.png")
-	if err := run(context.Background(), cfg); err == nil {
+	if err := Run(context.Background(), cfg); err == nil {
 		t.Error("preview with --panel=auto succeeded")
 	}
 }
@@ -93,11 +93,11 @@ func closedURL(t *testing.T) string {
 }
 
 func TestPreviewWithDaemonsAbsent(t *testing.T) {
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	cfg.Panel, cfg.PreviewScale = detect.SSD1306, 1
 	cfg.HubStatus, cfg.HotspotStatus = closedURL(t), closedURL(t)
 	cfg.Preview = filepath.Join(t.TempDir(), "starting.png")
-	if err := run(context.Background(), cfg); err != nil {
+	if err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	sameAsRender(t, readPNG(t, cfg.Preview), image.Pt(128, 64), render.Input{}, 1)
@@ -105,12 +105,12 @@ func TestPreviewWithDaemonsAbsent(t *testing.T) {
 
 func TestNoPanelIdlesUntilCancelled(t *testing.T) {
 	for _, panel := range []string{detect.None, "no-such-panel"} {
-		cfg := defaultConfig()
+		cfg := DefaultConfig()
 		cfg.Panel = panel
 		cfg.HubStatus, cfg.HotspotStatus = closedURL(t), closedURL(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, cfg) }()
+		go func() { done <- Run(ctx, cfg) }()
 		select {
 		case err := <-done:
 			t.Fatalf("%s: run returned early (%v); under gokrazy that is a restart loop", panel, err)
@@ -198,9 +198,9 @@ func TestLoopFollowsTheDaemons(t *testing.T) {
 	hub, hotspot := newStatusServer(*sample.Hub), newStatusServer(*sample.Hotspot)
 	defer hotspot.srv.Close()
 
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	cfg.Interval = 50 * time.Millisecond
-	src := &httpSource{hubURL: hub.url(), hotspotURL: hotspot.url(), client: hub.srv.Client()}
+	src := &httpSource{hubURL: hub.url(), hotspotURL: hotspot.url(), client: hub.srv.Client(), log: slog.New(slog.DiscardHandler)}
 	scr := &fakeScreen{size: image.Pt(250, 122)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -217,9 +217,10 @@ func TestLoopFollowsTheDaemons(t *testing.T) {
 	want.Hub = &more
 	scr.waitFor(t, want, "4 people in the call")
 
-	// The hub goes away: its code goes, the warning comes.
+	// The hub goes away: the warning comes, the call code stays (its
+	// URL does not change while the box runs).
 	hub.srv.Close()
-	scr.waitFor(t, render.Input{Hotspot: sample.Hotspot}, "the hub-down frame")
+	scr.waitFor(t, render.Input{Hotspot: sample.Hotspot, CallURL: sample.Hub.AppURL}, "the hub-down frame")
 }
 
 // testSource is a status the test changes by hand.
@@ -251,11 +252,11 @@ func (b recordBus) sawContrast(level byte) bool {
 
 func TestOLEDDimsWhenIdleAndWakesOnChange(t *testing.T) {
 	bus := recordBus{&i2ctest.Record{}}
-	dev, err := oled.New(bus, oled.Addr, ssd1306.Chip())
+	dev, err := oled.New(bus, oled.Addr, oled.SSD1306)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	cfg.Interval, cfg.DimAfter = 20*time.Millisecond, 150*time.Millisecond
 	src := &testSource{in: render.Sample()}
 	scr := &oledScreen{dev: dev, bus: bus, dimAfter: cfg.DimAfter}
@@ -286,7 +287,7 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 }
 
 func TestRefreshPolicy(t *testing.T) {
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	cfg.EinkMinGap, cfg.EinkFullGap, cfg.EinkMaxPartials = 10*time.Second, time.Minute, 2
 	p := newPolicy(cfg)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -324,7 +325,7 @@ var errBusy = os.ErrDeadlineExceeded
 
 func TestEinkScreenUpdatesOnlyOnChange(t *testing.T) {
 	var fulls, partials int
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	scr := &einkScreen{name: "fake-eink", size: image.Pt(250, 122),
 		full:    func(context.Context, image.Image) error { fulls++; return nil },
 		partial: func(context.Context, image.Image) error { partials++; return nil },

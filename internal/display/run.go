@@ -1,4 +1,4 @@
-package main
+package display
 
 import (
 	"bytes"
@@ -30,12 +30,14 @@ import (
 	"github.com/kibitzbox/kibitzbox/hardware/fb"
 	"github.com/kibitzbox/kibitzbox/hardware/inky"
 	"github.com/kibitzbox/kibitzbox/hardware/oled"
-	"github.com/kibitzbox/kibitzbox/hardware/sh1106"
-	"github.com/kibitzbox/kibitzbox/hardware/ssd1306"
 	"github.com/kibitzbox/kibitzbox/internal/render"
+	"github.com/kibitzbox/kibitzbox/internal/status"
 )
 
-type config struct {
+// Config is everything the display's flags set.
+type Config struct {
+	// Logger receives the daemon's logs; nil discards them.
+	Logger          *slog.Logger
 	Panel, OLEDChip string
 	I2CBus          string
 	I2CAddr         uint
@@ -81,7 +83,37 @@ func panelSize(panel, hdmiSize string) (image.Point, error) {
 	return image.Point{}, fmt.Errorf("panel %q has no fixed size (use ssd1306, sh1106, epd2in13v4, inky or hdmi)", panel)
 }
 
-func run(ctx context.Context, cfg config) error {
+// DefaultConfig is the configuration without flags.
+func DefaultConfig() Config {
+	return Config{
+		Panel:           "auto",
+		OLEDChip:        "ssd1306",
+		I2CBus:          "1",
+		SPI:             "SPI0.0",
+		FB:              "/dev/fb0",
+		HubStatus:       "http://" + status.HubAddr + "/status",
+		HotspotStatus:   "http://" + status.HotspotAddr + "/status",
+		HDMISize:        "1280x720",
+		Interval:        2 * time.Second,
+		Carousel:        6 * time.Second,
+		ShiftEvery:      3 * time.Minute,
+		DimAfter:        10 * time.Minute,
+		EinkMinGap:      30 * time.Second,
+		EinkFullGap:     time.Minute,
+		EinkMaxPartials: 20,
+	}
+}
+
+func (c Config) log() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// Run drives the screen (or writes the preview) until ctx ends. A box
+// without a screen is normal: Run then idles until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
 	src := newSource(cfg)
 	if cfg.Preview != "" {
 		return writePreview(ctx, cfg, src)
@@ -90,23 +122,23 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		// Under gokrazy an exit means a restart loop; a box without a
 		// screen is normal, so say why once and wait.
-		slog.Warn("display: no screen driven; idling", "panel", cfg.Panel, "reason", err)
+		cfg.log().Warn("display: no screen driven; idling", "panel", cfg.Panel, "reason", err)
 		<-ctx.Done()
 		return nil
 	}
 	defer func() {
 		if err := scr.Close(); err != nil {
-			slog.Warn("display: close screen", "err", err)
+			cfg.log().Warn("display: close screen", "err", err)
 		}
 	}()
-	slog.Info("display: driving screen", "screen", scr.String(), "size", scr.Size())
+	cfg.log().Info("display: driving screen", "screen", scr.String(), "size", scr.Size())
 	loop(ctx, cfg, scr, src, time.Now)
 	return nil
 }
 
 // writePreview renders one frame to a PNG, scaled up so small panels are
 // legible on a computer screen.
-func writePreview(ctx context.Context, cfg config, src source) error {
+func writePreview(ctx context.Context, cfg Config, src source) error {
 	size, err := panelSize(cfg.Panel, cfg.HDMISize)
 	if err != nil {
 		return fmt.Errorf("preview: %w", err)
@@ -154,11 +186,11 @@ type source interface {
 	get(ctx context.Context) render.Input
 }
 
-func newSource(cfg config) source {
+func newSource(cfg Config) source {
 	if cfg.Sample {
 		return sampleSource{}
 	}
-	return &httpSource{hubURL: cfg.HubStatus, hotspotURL: cfg.HotspotStatus, client: &http.Client{Timeout: 2 * time.Second}}
+	return &httpSource{hubURL: cfg.HubStatus, hotspotURL: cfg.HotspotStatus, client: &http.Client{Timeout: fetchTimeout}, log: cfg.log()}
 }
 
 type sampleSource struct{}
@@ -168,7 +200,7 @@ func (sampleSource) get(context.Context) render.Input { return render.Sample() }
 // openScreen brings up the configured (or detected) panel and shows the
 // first picture on it, so a panel that is configured but absent is found
 // out here, once.
-func openScreen(ctx context.Context, cfg config, src source) (screen, error) {
+func openScreen(ctx context.Context, cfg Config, src source) (screen, error) {
 	if cfg.Panel == detect.None {
 		return nil, errors.New("--panel=none")
 	}
@@ -201,7 +233,7 @@ func openScreen(ctx context.Context, cfg config, src source) (screen, error) {
 			closeBus()
 			return nil, fmt.Errorf("nothing detected: %s (a Waveshare e-paper HAT needs --panel=epd2in13v4)", res.Why)
 		}
-		slog.Info("display: detected", "panel", res.Panel, "why", res.Why)
+		cfg.log().Info("display: detected", "panel", res.Panel, "why", res.Why)
 		panel, addr = res.Panel, res.Addr
 	}
 	if panel != detect.SSD1306 && panel != detect.SH1106 {
@@ -236,7 +268,7 @@ func openScreen(ctx context.Context, cfg config, src source) (screen, error) {
 	return scr, nil
 }
 
-func openOLED(cfg config, chip string, bus i2c.BusCloser, addr uint16) (screen, error) {
+func openOLED(cfg Config, chip string, bus i2c.BusCloser, addr uint16) (screen, error) {
 	if bus == nil {
 		return nil, errors.New("no I2C bus")
 	}
@@ -251,11 +283,11 @@ func openOLED(cfg config, chip string, bus i2c.BusCloser, addr uint16) (screen, 
 			return nil, fmt.Errorf("no %s answers at 0x3c or 0x3d on I2C bus %s", chip, bus)
 		}
 	}
-	newDev := ssd1306.New
-	if chip == detect.SH1106 {
-		newDev = sh1106.New
+	c, err := oled.ChipByName(chip)
+	if err != nil {
+		return nil, err
 	}
-	d, err := newDev(bus, addr)
+	d, err := oled.New(bus, addr, c)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +305,7 @@ func pin(name, fallback, role string) (gpio.PinIO, error) {
 	return p, nil
 }
 
-func openEPD(cfg config) (screen, error) {
+func openEPD(cfg Config) (screen, error) {
 	port, err := spireg.Open(cfg.SPI)
 	if err != nil {
 		return nil, fmt.Errorf("SPI %q (is dtparam=spi=on in config.txt?): %w", cfg.SPI, err)
@@ -303,7 +335,7 @@ func openEPD(cfg config) (screen, error) {
 		full: d.Full, partial: d.Partial, halt: d.Halt, closer: port.Close, policy: newPolicy(cfg)}, nil
 }
 
-func openInky(cfg config) (screen, error) {
+func openInky(cfg Config) (screen, error) {
 	port, err := spireg.Open(cfg.SPI)
 	if err != nil {
 		return nil, fmt.Errorf("SPI %q (is dtparam=spi=on in config.txt?): %w", cfg.SPI, err)
@@ -324,14 +356,14 @@ func openInky(cfg config) (screen, error) {
 		full: d.Show, halt: d.Halt, closer: port.Close, policy: newPolicy(cfg)}, nil
 }
 
-func openHDMI(cfg config) (screen, error) {
+func openHDMI(cfg Config) (screen, error) {
 	d, err := fb.Open(cfg.FB)
 	if err != nil {
 		return nil, err
 	}
 	s := &hdmiScreen{dev: d}
 	if c, err := fb.TakeConsole(); err != nil {
-		slog.Warn("display: kernel console may draw over the picture", "err", err)
+		cfg.log().Warn("display: kernel console may draw over the picture", "err", err)
 	} else {
 		s.console = c
 	}
