@@ -76,6 +76,7 @@ type relayTable struct {
 	bufs       sync.Pool
 	conns      atomic.Pointer[map[netip.AddrPort]*relayConn]
 	mu         sync.Mutex
+	shaper     *shaper
 	perClient  map[netip.Addr]int     // guarded by mu
 	clients    map[netip.AddrPort]int // allocations per client 5-tuple source; guarded by mu
 	closedDown bool                   // guarded by mu; set by closeAll
@@ -271,8 +272,9 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if num, ok := (*dst.channels.Load())[c.key]; ok {
 		// pion calls WriteTo on the goroutine of the listener this
 		// allocation's client talks to; all listeners share one address,
-		// so that socket can carry the datagram to dst's client too.
-		c.listener.sendChannelData(num, p, dst.clientAddr)
+		// so that socket can carry the datagram to dst's client too. The
+		// shaper holds the sender to its share of the air.
+		c.table.shaper.send(c.client.Addr(), c.listener, num, p, dst.clientAddr, &c.table.bufs)
 		return len(p), nil
 	}
 	buf := c.table.bufs.Get().(*packetBuf)

@@ -77,6 +77,9 @@ type Config struct {
 	// AllocationLifetime caps the lifetime of an allocation that is not
 	// refreshed; 0 means pion's default (10 minutes).
 	AllocationLifetime time.Duration
+	// AirBudgetKbps is the relayed media rate the guests share (see
+	// internal/air); 0 means no limit. SetAirBudget changes it later.
+	AirBudgetKbps int
 }
 
 // Stats is a snapshot of the relay's counters.
@@ -113,6 +116,9 @@ type Stats struct {
 	// DroppedSendFailed counts datagrams the kernel refused to send on to
 	// the receiving client.
 	DroppedSendFailed uint64
+	// DroppedPacing counts datagrams of guests over their air share that
+	// waited too long to be sent (see AirStats).
+	DroppedPacing uint64
 	// Listeners is the number of UDP sockets sharing the port.
 	Listeners int
 	// RecvBuffer and SendBuffer are the socket buffer sizes the kernel
@@ -128,6 +134,7 @@ type counters struct {
 	refusedClientNet, refusedAuth, refusedQuota, refusedPermission atomic.Uint64
 	refusedDeallocate                                              atomic.Uint64
 	droppedNoRoute, droppedQueueFull, droppedSendFailed            atomic.Uint64
+	droppedPacing                                                  atomic.Uint64
 }
 
 // Server is a TURN relay. Create it with New, run it with Run.
@@ -216,6 +223,8 @@ func New(cfg Config) (*Server, error) {
 	s.addr = conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
 	s.rcvBuf, s.sndBuf = rcv, snd
 	s.table = newRelayTable(cfg.RelayIP, s.addr.Port(), cfg.MaxAllocationsPerClient, cfg.MaxAllocations, s.count)
+	s.table.shaper = newShaper(s.count)
+	s.table.shaper.setBudget(cfg.AirBudgetKbps)
 	for _, c := range conns {
 		s.listeners = append(s.listeners, newGuardConn(c, s))
 	}
@@ -277,6 +286,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	tick := time.NewTicker(time.Second)
+	shares := time.NewTicker(rebalanceEvery)
 	last := s.count.relayedBytes.Load()
 	for running := true; running; {
 		select {
@@ -286,9 +296,13 @@ func (s *Server) Run(ctx context.Context) error {
 			now := s.count.relayedBytes.Load()
 			s.rate.Store(now - last)
 			last = now
+		case <-shares.C:
+			s.table.shaper.rebalance()
 		}
 	}
 	tick.Stop()
+	shares.Stop()
+	defer s.table.shaper.close()
 	err = ts.Close()
 	// pion closes its allocations when each read loop ends; closing the relay
 	// table as well makes sure no relay goroutine outlives Run.
@@ -316,6 +330,7 @@ func (s *Server) Stats() Stats {
 		DroppedNoRoute:    c.droppedNoRoute.Load(),
 		DroppedQueueFull:  c.droppedQueueFull.Load(),
 		DroppedSendFailed: c.droppedSendFailed.Load(),
+		DroppedPacing:     c.droppedPacing.Load(),
 		Listeners:         len(s.listeners),
 		RecvBuffer:        s.rcvBuf,
 		SendBuffer:        s.sndBuf,
@@ -323,6 +338,14 @@ func (s *Server) Stats() Stats {
 	st.Refused = st.RefusedClientNet + st.RefusedAuth + st.RefusedQuota + st.RefusedPermission + st.RefusedDeallocate
 	return st
 }
+
+// SetAirBudget changes the air budget (kb/s; 0 = no limit), for example
+// when the hotspot reports another channel width.
+func (s *Server) SetAirBudget(kbps int) { s.table.shaper.setBudget(kbps) }
+
+// AirStats is the budget, the total relayed rate and each guest's rate
+// and share.
+func (s *Server) AirStats() AirStats { return s.table.shaper.stats() }
 
 // Status is the relay's part of the hub's status document.
 func (s *Server) Status() status.TURN {
