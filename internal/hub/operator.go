@@ -32,8 +32,10 @@ type RoomInfo struct {
 type MemberInfo struct {
 	ID   int64
 	Addr netip.Addr
-	// Name is the name the app announces in its presence, if seen.
+	// Name is the name the app announces in its presence, if seen, and
+	// Cam whether it says its camera is on.
 	Name string
+	Cam  bool
 }
 
 // Rooms lists the rooms and their sessions, biggest first.
@@ -45,7 +47,7 @@ func (h *Hub) Rooms() []RoomInfo {
 	for name, members := range rt.rooms {
 		ri := RoomInfo{Name: name, Locked: rt.lockedLocked(name, now)}
 		for id, s := range members {
-			ri.Members = append(ri.Members, MemberInfo{ID: id, Addr: s.r.addr.Addr().Unmap(), Name: s.displayName()})
+			ri.Members = append(ri.Members, MemberInfo{ID: id, Addr: s.r.addr.Addr().Unmap(), Name: s.displayName(), Cam: s.cam.Load()})
 		}
 		sort.Slice(ri.Members, func(i, j int) bool { return ri.Members[i].ID < ri.Members[j].ID })
 		out = append(out, ri)
@@ -124,6 +126,21 @@ func (h *Hub) Notice(text string) {
 		T    string `json:"t"`
 		Text string `json:"text"`
 	}{"notice", text})
+	h.broadcast(b)
+}
+
+// AirBudget tells every connected app the relay's air budget (kb/s, 0 =
+// no limit), so our app shapes its video before the relay has to.
+func (h *Hub) AirBudget(kbps int) {
+	b, _ := json.Marshal(struct {
+		T      string `json:"t"`
+		Budget int    `json:"budget_kbps"`
+	}{"air", kbps})
+	h.broadcast(b)
+}
+
+// broadcast sends frame to every session.
+func (h *Hub) broadcast(frame []byte) {
 	h.router.mu.RLock()
 	all := make([]*session, 0, len(h.router.byID))
 	for _, s := range h.router.byID {
@@ -131,7 +148,7 @@ func (h *Hub) Notice(text string) {
 	}
 	h.router.mu.RUnlock()
 	for _, s := range all {
-		s.send(b)
+		s.send(frame)
 	}
 }
 
@@ -189,6 +206,7 @@ func (s *session) notePresence(payload []byte) {
 	var p struct {
 		K    string `json:"k"`
 		Name string `json:"name"`
+		Cam  bool   `json:"cam"`
 	}
 	if json.Unmarshal(payload, &p) != nil || p.K != "present" {
 		return
@@ -203,6 +221,7 @@ func (s *session) notePresence(payload []byte) {
 		name = strings.ToValidUTF8(name[:maxNameBytes], "")
 	}
 	s.name.Store(&name)
+	s.cam.Store(p.Cam)
 }
 
 func (s *session) displayName() string {

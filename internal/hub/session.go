@@ -38,6 +38,7 @@ type session struct {
 	sctpHeld atomic.Int64
 	// name is the display name from the app's presence, for the operator.
 	name atomic.Pointer[string]
+	cam  atomic.Bool
 
 	frameLim *rate.Limiter
 	byteLim  *rate.Limiter

@@ -54,6 +54,9 @@ type Config struct {
 	HotspotStatusAddr string
 	// BuildTime tells a set clock from an unset one (zero: unknown).
 	BuildTime time.Time
+	// AirBudgetKbps is the relayed media rate the guests share when the
+	// hotspot does not report one (a laptop has no radio); 0: no limit.
+	AirBudgetKbps int
 
 	// Version is reported in /status and the start log line.
 	Version string
@@ -160,12 +163,13 @@ func Run(ctx context.Context, cfg Config) error {
 			users[galaxy.DiscoveryTURNUser] = galaxy.DiscoveryTURNPass
 		}
 		relay, err = turnrelay.New(turnrelay.Config{
-			Port:       cfg.TURNPort,
-			RelayIP:    advertise[0],
-			ClientNets: clientNets,
-			Users:      users,
-			Realm:      galaxy.TURNRealm,
-			Logger:     log.With("part", "turn"),
+			Port:          cfg.TURNPort,
+			RelayIP:       advertise[0],
+			ClientNets:    clientNets,
+			Users:         users,
+			Realm:         galaxy.TURNRealm,
+			AirBudgetKbps: cfg.AirBudgetKbps,
+			Logger:        log.With("part", "turn"),
 		})
 		if err != nil {
 			// Calls still work between browsers that reach each other
@@ -185,6 +189,13 @@ func Run(ctx context.Context, cfg Config) error {
 	blob := device.Blob(turnPort, eps).String()
 	kibitzLink := func(room string) string { return galaxy.KibitzLink(blob, room) }
 
+	budget := &airBudget{flag: cfg.AirBudgetKbps}
+	budget.current.Store(int64(cfg.AirBudgetKbps))
+	if relay != nil {
+		start("air", func(ctx context.Context) error {
+			return budget.follow(ctx, hotspotClient(cfg), relay, h, log)
+		})
+	}
 	// The operator's settings file wins over the flags.
 	calls := *settings.Load(settings.Path(cfg.StateDir), log).Over(hubDefaults(cfg)).Calls
 	var webSrv *web.Server
@@ -207,6 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 			RoomCap:      calls.RoomCap,
 			Blob:         func() string { return blob },
 			KibitzLink:   kibitzLink,
+			AirBudget:    budget.kbps,
 			Admin:        adminHandler,
 			Logger:       log.With("part", "web"),
 		})

@@ -24,10 +24,6 @@ func hubDefaults(cfg Config) settings.Settings {
 
 // newAdmin wires the operator page's API to this hub's parts.
 func newAdmin(cfg Config, h *hub.Hub, calls *webCalls, log *slog.Logger, start time.Time) *admin.Server {
-	hotspotAddr := cfg.HotspotStatusAddr
-	if hotspotAddr == "" {
-		hotspotAddr = status.HotspotAddr
-	}
 	built := cfg.BuildTime
 	if built.IsZero() {
 		built = web.BuildDate()
@@ -37,7 +33,7 @@ func newAdmin(cfg Config, h *hub.Hub, calls *webCalls, log *slog.Logger, start t
 		Defaults:     hubDefaults(cfg),
 		Hub:          hubOps{h},
 		Calls:        calls,
-		Hotspot:      operator.NewHotspotClient(hotspotAddr),
+		Hotspot:      hotspotClient(cfg),
 		Facts:        operator.Facts{PermDir: cfg.StateDir, ThermalFile: operator.DefaultThermalFile, BuildTime: built},
 		Version:      cfg.Version,
 		Start:        start,
@@ -46,6 +42,15 @@ func newAdmin(cfg Config, h *hub.Hub, calls *webCalls, log *slog.Logger, start t
 		Logger:       log,
 	})
 	return admin.New(backend, log, nil)
+}
+
+// hotspotClient talks to the hotspot's loopback status and control API.
+func hotspotClient(cfg Config) *operator.HotspotClient {
+	addr := cfg.HotspotStatusAddr
+	if addr == "" {
+		addr = status.HotspotAddr
+	}
+	return operator.NewHotspotClient(addr)
 }
 
 // hubOps adapts the hub to what the operator changes.

@@ -51,6 +51,15 @@ func (s *statusSource) doc() status.Hub {
 	}
 	d.Blob, d.KibitzURL = s.blob, s.kibitzLink(room)
 	d.DefaultRoom = galaxy.NormalizeRoom(room)
+	if s.relay != nil {
+		var members []hub.MemberInfo
+		for _, r := range s.hub.Rooms() {
+			if r.Name == d.DefaultRoom {
+				members = r.Members
+			}
+		}
+		d.Air = airDoc(s.relay.AirStats(), members)
+	}
 	if s.admin != nil {
 		// Loopback only: the code unlocks the operator page.
 		d.OperatorCode = s.admin.Code()

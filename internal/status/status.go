@@ -56,6 +56,8 @@ type Hub struct {
 	InCall int `json:"in_call"`
 
 	TURN TURN `json:"turn"`
+	// Air is the relay's air budget and who uses it; nil without TURN.
+	Air *Air `json:"air,omitempty"`
 	// Web is nil when the hub runs without its web server.
 	Web *Web `json:"web,omitempty"`
 
@@ -67,6 +69,26 @@ type Hub struct {
 type Room struct {
 	Name    string `json:"name"`
 	Members int    `json:"members"`
+}
+
+// Air is how the guests share the radio (docs/air.md).
+type Air struct {
+	// BudgetKbps is the relayed media rate the guests share; 0: no limit.
+	BudgetKbps int     `json:"budget_kbps"`
+	TotalKbps  float64 `json:"total_kbps"`
+	// Guests are the busiest guests, at most 32, busiest first.
+	Guests []AirGuest `json:"guests"`
+	// VideoFull says a newcomer to the default room would join with
+	// audio only: video would no longer get its floor.
+	VideoFull bool `json:"video_full"`
+}
+
+// AirGuest is one guest's relayed rate and the share it is held to.
+type AirGuest struct {
+	IP        string  `json:"ip"`
+	Kbps      float64 `json:"kbps"`
+	ShareKbps float64 `json:"share_kbps"`
+	Dropped   uint64  `json:"dropped"`
 }
 
 // TURN summarises the relay.
@@ -114,6 +136,9 @@ type Hotspot struct {
 	SecurityFallback string `json:"security_fallback,omitempty"`
 	Channel          int    `json:"channel"`
 	Country          string `json:"country"`
+	// AirBudgetKbps is the relayed media rate this band and width carry
+	// (internal/air), or the --air-budget-kbps override; 0: unknown.
+	AirBudgetKbps int `json:"air_budget_kbps,omitempty"`
 	// Channels are the channels the radio may use in Country, for the
 	// operator page.
 	Channels []int `json:"channels,omitempty"`

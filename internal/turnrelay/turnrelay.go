@@ -375,6 +375,19 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedNoRoute), metrics.Labels{"reason": "no_route"})
 	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedQueueFull), metrics.Labels{"reason": "queue_full"})
 	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedSendFailed), metrics.Labels{"reason": "send_failed"})
+	w.Counter("kibitz_turn_dropped_total", dropHelp, float64(st.DroppedPacing), metrics.Labels{"reason": "pacing"})
+	as := s.AirStats()
+	w.Gauge("kibitz_air_budget_bits_per_second", "The relayed media rate the guests share (0: no limit).", as.BudgetBps, nil)
+	w.Gauge("kibitz_air_relayed_bits_per_second", "The relayed media rate over the last second.", as.TotalBps, nil)
+	for i, g := range as.Guests {
+		if i == 32 { // the busiest guests; the total covers the rest
+			break
+		}
+		l := metrics.Labels{"guest": g.Addr.String()}
+		w.Gauge("kibitz_air_guest_bits_per_second", "A guest's relayed rate over the last second.", g.Bps, l)
+		w.Gauge("kibitz_air_guest_share_bits_per_second", "The rate the relay holds a guest to (0: no limit).", g.ShareBps, l)
+		w.Counter("kibitz_air_guest_pacing_dropped_total", "A guest's datagrams dropped for being over its share.", float64(g.Dropped), l)
+	}
 	w.Gauge("kibitz_turn_listeners", "UDP sockets sharing the TURN port.", float64(st.Listeners), nil)
 	w.Gauge("kibitz_turn_socket_buffer_bytes", "Socket buffer granted per TURN listener.", float64(st.RecvBuffer), metrics.Labels{"dir": "rcv"})
 	w.Gauge("kibitz_turn_socket_buffer_bytes", "Socket buffer granted per TURN listener.", float64(st.SendBuffer), metrics.Labels{"dir": "snd"})

@@ -179,11 +179,21 @@ func limitRequest(next http.Handler) http.Handler {
 
 // JoinInfo is the /api/join document the app and the display read.
 type JoinInfo struct {
-	Blob      string `json:"blob"`
-	Room      string `json:"room"`
-	RoomCap   int    `json:"room_cap"`
-	AppURL    string `json:"app_url"`
-	KibitzURL string `json:"kibitz_url"`
+	Blob    string `json:"blob"`
+	Room    string `json:"room"`
+	RoomCap int    `json:"room_cap"`
+	// AirBudgetKbps is the relayed media rate the guests share (0: no
+	// limit); the app sizes its video to it (docs/air.md).
+	AirBudgetKbps int    `json:"air_budget_kbps"`
+	AppURL        string `json:"app_url"`
+	KibitzURL     string `json:"kibitz_url"`
+}
+
+func (s *Server) airBudget() int {
+	if s.cfg.AirBudget == nil {
+		return 0
+	}
+	return s.cfg.AirBudget()
 }
 
 // Join is the current join information for the default room.
@@ -191,11 +201,12 @@ func (s *Server) Join() JoinInfo {
 	calls := s.Calls()
 	room := calls.DefaultRoom
 	return JoinInfo{
-		Blob:      s.cfg.Blob(),
-		Room:      room,
-		RoomCap:   calls.RoomCap,
-		AppURL:    s.AppURL(room),
-		KibitzURL: s.kibitzURL(room),
+		Blob:          s.cfg.Blob(),
+		Room:          room,
+		RoomCap:       calls.RoomCap,
+		AirBudgetKbps: s.airBudget(),
+		AppURL:        s.AppURL(room),
+		KibitzURL:     s.kibitzURL(room),
 	}
 }
 

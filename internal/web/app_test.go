@@ -27,6 +27,7 @@ func TestJoinAPI(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.AdvertiseIPs = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	cfg.RoomCap = 6
+	cfg.AirBudget = func() int { return 3000 }
 	s := startServer(t, cfg)
 	c := httpsClient(t, s, "")
 	resp, body := get(t, c, "https://"+s.HTTPSAddr().String()+"/api/join", "", "")
@@ -39,11 +40,12 @@ func TestJoinAPI(t *testing.T) {
 	}
 	_, port, _ := net.SplitHostPort(s.HTTPSAddr().String())
 	want := map[string]any{
-		"blob":       "g2|test+blob/x=",
-		"room":       "lobby",
-		"room_cap":   6.0,
-		"app_url":    "https://127.0.0.1:" + port + "/#lobby",
-		"kibitz_url": "https://kibitz.chat/?galaxy=g2%7Ctest%2Bblob/x=#lobby",
+		"blob":            "g2|test+blob/x=",
+		"room":            "lobby",
+		"room_cap":        6.0,
+		"air_budget_kbps": 3000.0,
+		"app_url":         "https://127.0.0.1:" + port + "/#lobby",
+		"kibitz_url":      "https://kibitz.chat/?galaxy=g2%7Ctest%2Bblob/x=#lobby",
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -54,6 +54,9 @@ type Config struct {
 	// KibitzLink returns the kibitz.chat link for a room. Nil builds
 	// https://kibitz.chat/?galaxy=<blob>#<room> itself.
 	KibitzLink func(room string) string
+	// AirBudget returns the relay's air budget in kb/s (0: no limit), for
+	// /api/join; nil means no limit.
+	AirBudget func() int
 	// Admin serves the operator API under /api/admin/ (internal/admin);
 	// with it, /admin serves the operator page. Nil turns both off.
 	Admin  http.Handler
