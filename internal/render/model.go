@@ -225,3 +225,31 @@ func (in Input) operatorLines() []string {
 	}
 	return lines
 }
+
+// airUse is the share of the air budget in use (0–1+), and ok when there
+// is a budget to show.
+func (in Input) airUse() (use float64, ok bool) {
+	if in.Hub == nil || in.Hub.Air == nil || in.Hub.Air.BudgetKbps <= 0 {
+		return 0, false
+	}
+	return in.Hub.Air.TotalKbps / float64(in.Hub.Air.BudgetKbps), true
+}
+
+// airLines are variants of the air gauge's text, longest first, or nil.
+func (in Input) airLines() []string {
+	use, ok := in.airUse()
+	if !ok {
+		return nil
+	}
+	pct := int(use*100 + 0.5)
+	full := ""
+	if in.Hub.Air.VideoFull {
+		full = ", video full"
+	}
+	mbps := float64(in.Hub.Air.BudgetKbps) / 1000
+	return []string{
+		fmt.Sprintf("air %d%% of %.1f Mb/s%s", pct, mbps, full),
+		fmt.Sprintf("air %d%%%s", pct, full),
+		fmt.Sprintf("air %d%%", pct),
+	}
+}

@@ -154,7 +154,11 @@ func renderSmall(size image.Point, in Input, opt Options) (*Frame, error) {
 			budget--
 		}
 	}
-	drawBottom(img, st, tx, tw, size.Y, st.firstFit(tw, in.liveLines()...), st.firstFit(tw, healthVariants...), warn)
+	live := st.firstFit(tw, in.liveLines()...)
+	if in.Hub != nil && in.Hub.Air != nil && in.Hub.Air.VideoFull {
+		live = st.firstFit(tw, "video full", "vid full")
+	}
+	drawBottom(img, st, tx, tw, size.Y, live, st.firstFit(tw, healthVariants...), warn)
 	return frame, nil
 }
 
@@ -173,6 +177,14 @@ func drawOperatorPage(img *image.Gray, st textStyle, left, width int, pg page) {
 		st.draw(img, image.Pt(left, y), st.fit(l, width), light)
 		y += st.lineHeight()
 	}
+}
+
+// drawGauge draws an outlined bar filled to use (0–1) in ink.
+func drawGauge(img *image.Gray, r image.Rectangle, use float64) {
+	fillRect(img, r, ink)
+	fillRect(img, r.Inset(1), light)
+	w := int(float64(r.Dx()-2) * min(max(use, 0), 1))
+	fillRect(img, image.Rect(r.Min.X+1, r.Min.Y+1, r.Min.X+1+w, r.Max.Y-1), ink)
 }
 
 // drawBottom draws the live and health lines on the last two text lines of
@@ -374,6 +386,13 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 	}
 
 	live := ws.text.lines(r.Dx(), 2, in.liveLines()...)
+	// The air gauge: how much of the budget the guests' media use, as
+	// text and a bar under it.
+	var airText []string
+	gauge := 0
+	if al := in.airLines(); al != nil {
+		airText, gauge = ws.text.lines(r.Dx(), 2, al...), 1
+	}
 	hv, warn := in.healthLines()
 	health := ws.text.lines(r.Dx(), 2, hv...)
 	// The operator code sits in the bottom corner, small: guests scan the
@@ -385,7 +404,7 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 			op = append(op, ws.text.lines(r.Dx(), 1, "tries locked 1 min", "locked")...)
 		}
 	}
-	bottomLines := len(live) + len(health) + len(op)
+	bottomLines := len(live) + len(airText) + gauge + len(health) + len(op)
 	room := (r.Dy()+ws.gap)/lh - bottomLines
 	y := r.Min.Y
 	for i, l := range top {
@@ -406,6 +425,16 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 	y = r.Max.Y - bottomLines*lh + ws.gap
 	for _, l := range live {
 		ws.text.draw(img, image.Pt(r.Min.X, y), l, ink)
+		y += lh
+	}
+	for _, l := range airText {
+		ws.text.draw(img, image.Pt(r.Min.X, y), l, ink)
+		y += lh
+	}
+	if gauge > 0 {
+		use, _ := in.airUse()
+		bar := image.Rect(r.Min.X, y, r.Max.X, y+ws.text.lineHeight()/2)
+		drawGauge(img, bar, use)
 		y += lh
 	}
 	for _, l := range health {

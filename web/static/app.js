@@ -3,6 +3,7 @@
 // protocol.js, room.js and mesh.js; this file only decides what to show.
 
 import { LocalMedia } from './media.js';
+import { videoFits, videoLimits } from './air.js';
 import { Mesh } from './mesh.js';
 import { Hub, meshConfig, parseBlob, roomFromHash } from './protocol.js';
 import { Room } from './room.js';
@@ -17,6 +18,7 @@ import { TileGrid } from './ui/tiles.js';
  *   blob: string,
  *   room: string,
  *   roomCap: number,
+ *   airBudgetKbps: number,
  *   appUrl: string,
  * }} Config
  */
@@ -47,6 +49,7 @@ async function loadConfig() {
     blob,
     room: (api && typeof api.room === 'string' && api.room) || DEFAULT_ROOM,
     roomCap: cap,
+    airBudgetKbps: api && Number.isInteger(api.air_budget_kbps) && api.air_budget_kbps > 0 ? api.air_budget_kbps : 0,
     appUrl: (api && typeof api.app_url === 'string' && api.app_url) || location.origin + '/',
   };
 }
@@ -95,6 +98,7 @@ class App {
     /** @type {import('./mesh.js').ChatLine[]} */
     this.chat = [];
     this.warnedNewer = false;
+    this.videoFullShown = false;
 
     this.hub = new Hub(this.galaxy, {
       onOpen: (id) => this.onHubOpen(id),
@@ -102,6 +106,10 @@ class App {
       onStatus: () => this.onHubStatus(),
       onNotice: (text) => showMessage(byId('banner', HTMLElement), message('notice', { text })),
       onRefused: (room, why) => this.onRefused(room, why),
+      onAir: (kbps) => {
+        this.config.airBudgetKbps = kbps;
+        this.fitAir();
+      },
     });
     this.room = new Room(this.hub, {
       onRoster: () => this.onRoster(),
@@ -238,7 +246,24 @@ class App {
     this.mesh.setSelf(this.hub.selfId);
     this.room.enter();
     this.mesh.setRoster([...this.room.members.keys()]);
+    this.fitAir();
     this.render();
+  }
+
+  /**
+   * Whether the air budget has room for our camera: every other member
+   * with a camera on, plus us.
+   * @returns {boolean}
+   */
+  videoRoom() {
+    const cams = [...this.room.members.values()].filter((m) => m.cam).length;
+    return videoFits(this.config.airBudgetKbps * 1000, this.room.members.size + 1, cams + 1);
+  }
+
+  /** Sizes our outgoing video for the room and the air budget. */
+  fitAir() {
+    const people = this.room.members.size + (this.inCall ? 1 : 0);
+    this.mesh.setVideoLimits(videoLimits(this.config.airBudgetKbps * 1000, people));
   }
 
   /** @param {boolean} showPrejoin */
@@ -276,8 +301,12 @@ class App {
       this.render();
     });
     cam.addEventListener('click', async () => {
-      cam.disabled = true;
       const on = !this.local.camera;
+      if (on && !this.videoRoom()) {
+        this.toast('videofull');
+        return;
+      }
+      cam.disabled = true;
       let problem = await this.local.setCamera(on);
       // A camera still being released (the preview) can fail to start once.
       if (problem === 'busy' || problem === 'failed') {
@@ -365,6 +394,13 @@ class App {
     // Say it before the guest taps Join, and take it back when a seat frees up.
     const full = !this.inCall && names.length >= this.config.roomCap;
     if (full !== !!this.prejoin.blocker) this.prejoin.setBlocker(full ? message('full', { cap: this.config.roomCap, room: this.roomName }) : null);
+    // Before joining: say whether the air still has room for our video.
+    const videoFull = !this.inCall && !this.videoRoom();
+    if (videoFull !== this.videoFullShown) {
+      this.videoFullShown = videoFull;
+      this.prejoin.setNotice(videoFull ? message('videofull') : null);
+    }
+    this.fitAir();
     this.render();
   }
 

@@ -67,6 +67,30 @@ export function dialsTo(selfId, otherId) {
   return selfId !== otherId && selfId < otherId;
 }
 
+/**
+ * Sets the encoder limits of one video sender; no renegotiation.
+ * @param {RTCRtpSender|undefined} sender
+ * @param {import('./air.js').VideoLimits|null} limits
+ */
+function applyLimits(sender, limits) {
+  if (!sender) return;
+  const params = sender.getParameters();
+  // Before negotiation some browsers list no encodings; the link applies
+  // the limits again once it connects.
+  const enc = params.encodings?.[0];
+  if (!enc) return;
+  if (limits) {
+    enc.maxBitrate = limits.maxBitrate;
+    enc.scaleResolutionDownBy = limits.scaleResolutionDownBy;
+    enc.maxFramerate = limits.maxFramerate;
+  } else {
+    delete enc.maxBitrate;
+    delete enc.maxFramerate;
+    enc.scaleResolutionDownBy = 1;
+  }
+  sender.setParameters(params).catch((err) => console.warn('mesh: setParameters', err));
+}
+
 export class Mesh {
   /**
    * @param {{
@@ -90,6 +114,8 @@ export class Mesh {
     /** Counters the tests read: a toggle must change neither. */
     this.pcCreated = 0;
     this.negotiations = 0;
+    /** @type {import('./air.js').VideoLimits|null} caps on outgoing camera video */
+    this.videoLimits = null;
     this.laneListener = (/** @type {number} */ lane, /** @type {MediaStreamTrack} */ track) => this.swapLane(lane, track);
     opts.local.laneListeners.add(this.laneListener);
   }
@@ -168,7 +194,10 @@ export class Mesh {
     pc.onconnectionstatechange = () => {
       if (this.links.get(id) !== link) return;
       const s = pc.connectionState;
-      if (s === 'connected') link.badSince = 0;
+      if (s === 'connected') {
+        link.badSince = 0;
+        applyLimits(link.senders[LANE_CAMERA], this.videoLimits);
+      }
       else if (!link.badSince) link.badSince = performance.now();
       if (s === 'failed' || s === 'closed') {
         this.close(id);
@@ -305,6 +334,17 @@ export class Mesh {
       }
     }
     return line;
+  }
+
+  /**
+   * Caps every link's outgoing camera video to fit the air budget (null:
+   * no cap); links made later get the same when they connect.
+   * @param {import('./air.js').VideoLimits|null} limits
+   */
+  setVideoLimits(limits) {
+    if (JSON.stringify(limits) === JSON.stringify(this.videoLimits)) return;
+    this.videoLimits = limits;
+    for (const link of this.links.values()) applyLimits(link.senders[LANE_CAMERA], limits);
   }
 
   /**

@@ -199,6 +199,7 @@ const PEERS_TIMEOUT_MS = 3000;
  *   onStatus?: (status: HubStatus) => void,
  *   onNotice?: (text: string) => void,
  *   onRefused?: (room: string, why: string) => void,
+ *   onAir?: (budgetKbps: number) => void,
  * }} HubHandlers
  * @typedef {{
  *   pc: RTCPeerConnection,
@@ -513,6 +514,9 @@ export class Hub {
       // Frames only the box's hub sends (docs/protocol.md §4.1).
       case 'notice':
         if (typeof f.text === 'string' && f.text) this.handlers.onNotice?.(f.text.slice(0, 300));
+        return;
+      case 'air':
+        if (Number.isInteger(f.budget_kbps) && f.budget_kbps >= 0) this.handlers.onAir?.(f.budget_kbps);
         return;
       case 'refused': {
         const why = typeof f.why === 'string' ? f.why : '';

@@ -70,6 +70,12 @@ export function message(kind, ctx = {}) {
       };
     case 'noscreen':
       return { kind, tone: 'info', title: 'Screen sharing is not available', body: 'This browser can’t share its screen. Try a laptop with Chrome, Edge or Firefox.' };
+    case 'videofull':
+      return {
+        kind, tone: 'info',
+        title: 'Video is full in this room — join with audio',
+        body: 'The box’s Wi-Fi carries no more pictures in this room without freezing everyone’s. You can talk, listen and chat; turn your camera on when someone turns theirs off.',
+      };
     case 'locked':
       return {
         kind, tone: 'warn',

@@ -1,0 +1,47 @@
+// Sharing the box's air (docs/air.md): whether a room still has room for
+// another video sender, and how big each video stream may be so that the
+// whole mesh fits the relay's budget before the relay has to push back.
+
+/** What a video stream needs to stay watchable, and a voice stream. */
+export const VIDEO_FLOOR_BPS = 150_000;
+export const AUDIO_BPS = 40_000;
+
+/**
+ * Whether a mesh call fits the budget with every video stream at its
+ * floor: people each send voice to every other, videoSenders of them also
+ * video. Count a newcomer in both to ask whether it may turn its camera on.
+ * @param {number} budgetBps 0: no limit
+ * @param {number} people
+ * @param {number} videoSenders
+ * @returns {boolean}
+ */
+export function videoFits(budgetBps, people, videoSenders) {
+  if (budgetBps <= 0 || people < 2) return true;
+  const others = people - 1;
+  return videoSenders * others * VIDEO_FLOOR_BPS + people * others * AUDIO_BPS <= budgetBps;
+}
+
+/**
+ * @typedef {{maxBitrate: number, scaleResolutionDownBy: number, maxFramerate: number}} VideoLimits
+ */
+
+/**
+ * The encoder limits for one outgoing video stream in a room of people:
+ * each sender's fair share of the budget, split over its people−1 streams,
+ * less its voice. Smaller shares get a smaller picture and, below
+ * 300 kb/s, a lower frame rate, so the picture degrades instead of
+ * freezing. null: no limit.
+ * @param {number} budgetBps 0: no limit
+ * @param {number} people
+ * @returns {VideoLimits|null}
+ */
+export function videoLimits(budgetBps, people) {
+  if (budgetBps <= 0 || people < 2) return null;
+  const others = people - 1;
+  const perStream = Math.max(VIDEO_FLOOR_BPS, Math.floor(budgetBps / people / others - AUDIO_BPS));
+  let scale = 4;
+  if (perStream >= 1_200_000) scale = 1;
+  else if (perStream >= 500_000) scale = 2;
+  else if (perStream >= 250_000) scale = 3;
+  return { maxBitrate: perStream, scaleResolutionDownBy: scale, maxFramerate: perStream >= 300_000 ? 30 : 15 };
+}
