@@ -111,6 +111,9 @@ func classify(b []byte, bssid net.HardwareAddr, c *counts) {
 	if subtype&8 != 0 {
 		hdr += 2 // QoS control
 	}
+	if len(f) < hdr {
+		return // a QoS header cut short
+	}
 	p := f[hdr:]
 	if len(p) >= 8 && p[0] == 0xaa && p[1] == 0xaa && binary.BigEndian.Uint16(p[6:]) == 0x888e {
 		c.eapol++

@@ -1,4 +1,4 @@
-package dhcpd_test
+package hotspot_test
 
 import (
 	"context"

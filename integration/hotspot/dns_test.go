@@ -1,4 +1,4 @@
-package dnsd_test
+package hotspot_test
 
 import (
 	"io"

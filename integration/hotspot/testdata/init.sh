@@ -296,8 +296,10 @@ supplicant rejoin a
 supplicant rejoin-b b
 joined rejoin a
 joined rejoin-b b
-dhcp redhcp a
+# B asks first: without the persisted leases it would get the lowest free
+# address, A's old one, so only leases.json gives both their old address.
 dhcp redhcp-b b
+dhcp redhcp a
 http_ok rehttp a
 http_ok rehttp-b b
 retry 3 ns a ping -c 1 -W 3 "$(lease_ip b)" >/dev/null || fail no-isolate "A cannot reach B $(lease_ip b) with --ap-isolate=false"

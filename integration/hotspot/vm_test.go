@@ -1,4 +1,4 @@
-package vmtest
+package hotspot_test
 
 import (
 	"bufio"
@@ -36,15 +36,14 @@ var guestSteps = []string{
 	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone",
 	// WPA2 from here on.
 	"hotspot-restart", "identity-regenerated", "wpa2-status", "hidden", "rescan",
-	"rejoin", "rejoin-b", "redhcp", "redhcp-b", "rehttp", "rehttp-b", "no-isolate", "wpa2-authorized",
+	"rejoin", "rejoin-b", "redhcp-b", "redhcp", "rehttp", "rehttp-b", "no-isolate", "wpa2-authorized",
 	"sniff", "wrong-pass", "hotspot-restart-wpa2", "rejoin-wpa2", "rejoin-wpa2-ping", "hotspot-stop",
 }
 
 func TestHotspotInVM(t *testing.T) {
-	testenv.Short(t, "the hotspot VM test")
 	progs := testenv.RequireProgram(t, "qemu-system-x86_64", "iw", "wpa_supplicant", "wpa_cli", "busybox", "go", "ldd")
 	qemu, iw, wpaSupplicant, wpaCli, busybox, gocmd := progs[0], progs[1], progs[2], progs[3], progs[4], progs[5]
-	kernel := fetchKernel(t)
+	kernel := cachedKernel(t)
 
 	work := t.TempDir()
 	hotspotBin := filepath.Join(work, "hotspot")
@@ -52,8 +51,8 @@ func TestHotspotInVM(t *testing.T) {
 	sniffBin := filepath.Join(work, "framesniff")
 	for bin, pkg := range map[string]string{
 		hotspotBin: "github.com/kibitzbox/kibitzbox/cmd/hotspot",
-		injectBin:  "github.com/kibitzbox/kibitzbox/internal/hotspot/vmtest/frameinject",
-		sniffBin:   "github.com/kibitzbox/kibitzbox/internal/hotspot/vmtest/framesniff",
+		injectBin:  "github.com/kibitzbox/kibitzbox/integration/hotspot/frameinject",
+		sniffBin:   "github.com/kibitzbox/kibitzbox/integration/hotspot/framesniff",
 	} {
 		build := exec.Command(gocmd, "build", "-o", bin, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -203,10 +202,17 @@ func checkResults(t *testing.T, results map[string]result, console []string) {
 	}
 	checkWPA2(t, results)
 
-	first := parseLease(t, results["dhcp"].detail)
-	again := parseLease(t, results["redhcp"].detail)
-	if first != again {
-		t.Errorf("lease after the restart is %s, before it was %s (leases not persisted?)", again, first)
+	// After the restart B asks first (init.sh); the lowest free address,
+	// A's, would go to B unless the leases were persisted.
+	for _, sta := range []struct{ before, after string }{{"dhcp", "redhcp"}, {"dhcp-b", "redhcp-b"}} {
+		first := parseLease(t, results[sta.before].detail)
+		again := parseLease(t, results[sta.after].detail)
+		if first != again {
+			t.Errorf("%s: lease after the restart is %s, before it was %s (leases not persisted?)", sta.after, again, first)
+		}
+	}
+	if a, b := parseLease(t, results["dhcp"].detail), parseLease(t, results["dhcp-b"].detail); !a.Less(b) {
+		t.Errorf("A got %s before B got %s: the check above needs A to hold the lower address", a, b)
 	}
 
 	// The hostile frames reached the MLME and were dropped or refused, and
@@ -320,60 +326,27 @@ type kernelFiles struct {
 	modules map[string]string
 }
 
-// fetchKernel downloads Debian's current amd64 kernel package (the one
-// linux-image-amd64 depends on) once into a cache directory and extracts
-// the kernel and the Wi-Fi modules.
-func fetchKernel(t *testing.T) kernelFiles {
+// KernelCacheDir is where `make deps` (fetch-kernel.sh) unpacks Debian's
+// kernel: $KIBITZ_VM_CACHE, else the user cache dir. mk/hotspot.mk passes
+// the same directory.
+func kernelCacheDir() string {
+	if d := os.Getenv("KIBITZ_VM_CACHE"); d != "" {
+		return d
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "kibitzbox", "hotspot-vm")
+}
+
+// cachedKernel returns the kernel and modules `make deps` unpacked; the
+// test never downloads them itself.
+func cachedKernel(t *testing.T) kernelFiles {
 	t.Helper()
-	testenv.RequireProgram(t, "apt-get", "apt-cache", "dpkg-deb", "tar")
-	out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
-	if err != nil && os.Geteuid() == 0 {
-		// A fresh machine may have no package lists yet.
-		if uout, uerr := exec.Command("apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq").CombinedOutput(); uerr != nil {
-			t.Logf("apt-get update: %v\n%s", uerr, uout)
-		}
-		out, err = exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
-	}
-	testenv.Require(t, err == nil, "apt-cache knows linux-image-amd64 (Debian amd64)")
-	pkg := regexp.MustCompile(`Depends: (linux-image-[0-9][^ \n]*-amd64)`).FindStringSubmatch(string(out))
-	if pkg == nil {
-		t.Fatalf("linux-image-amd64 depends on no kernel image: %s", out)
-	}
-	cache := os.Getenv("KIBITZ_VM_CACHE")
-	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
-		}
-		cache = filepath.Join(dir, "kibitzbox", "hotspot-vm")
-	}
-	root := filepath.Join(cache, pkg[1])
+	root := filepath.Join(kernelCacheDir(), "kernel")
 	kf, err := findKernelFiles(root)
-	if err == nil {
-		return kf
-	}
-	must(t, os.MkdirAll(cache, 0o755))
-	dl := exec.Command("apt-get", "download", pkg[1])
-	dl.Dir = cache
-	if out, err := dl.CombinedOutput(); err != nil {
-		t.Fatalf("apt-get download %s: %v\n%s", pkg[1], err, out)
-	}
-	debs, _ := filepath.Glob(filepath.Join(cache, pkg[1]+"_*.deb"))
-	if len(debs) == 0 {
-		t.Fatalf("apt-get download %s left no .deb in %s", pkg[1], cache)
-	}
-	tmp := root + ".tmp"
-	os.RemoveAll(tmp)
-	must(t, os.MkdirAll(tmp, 0o755))
-	x := exec.Command("sh", "-c", `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/net/*' './lib/modules/*/kernel/lib/*' './lib/modules/*/kernel/crypto/*' './lib/modules/*/kernel/drivers/net/wireless/mac80211_hwsim.ko' './lib/modules/*/kernel/drivers/virtio/*'`, "sh", debs[0], tmp)
-	if out, err := x.CombinedOutput(); err != nil {
-		t.Fatalf("extract %s: %v\n%s", debs[0], err, out)
-	}
-	os.RemoveAll(root) // an older extraction without some module
-	must(t, os.Rename(tmp, root))
-	os.Remove(debs[0])
-	kf, err = findKernelFiles(root)
-	must(t, err)
+	testenv.Require(t, err == nil, fmt.Sprintf("Debian's kernel with mac80211_hwsim unpacked in %s by make deps (%v)", root, err))
 	return kf
 }
 

@@ -1,4 +1,4 @@
-package vmtest
+package hotspot_test
 
 import (
 	"bufio"
