@@ -1,8 +1,9 @@
-// Package hotspot turns a wireless interface into the box's access point:
-// it loads the driver, sets the regulatory country, switches the interface
-// to AP mode with the box's address, starts beaconing over nl80211 (with a
-// userspace MLME on softmac radios), and runs the DHCP and captive DNS
-// servers and the status endpoint.
+// Package hotspot is the orchestration around the access point: it loads
+// the driver, sets the regulatory country, finds the AP-capable interface,
+// keeps the network's identity (SSID, passphrase), switches the interface
+// to AP mode with the box's address (rtnetlink), starts the AP
+// (internal/ap), runs the DHCP and captive DNS servers and the status
+// endpoint, and retries the whole bring-up when it fails.
 package hotspot
 
 import (
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kibitzbox/kibitzbox/internal/adminguard"
+	"github.com/kibitzbox/kibitzbox/internal/ap"
 	"github.com/kibitzbox/kibitzbox/internal/dhcpd"
 	"github.com/kibitzbox/kibitzbox/internal/dnsd"
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
@@ -63,6 +65,13 @@ type Config struct {
 	Version    string
 	Logger     *slog.Logger
 }
+
+// EAPOL transports for the WPA2 authenticator (see ap.ChooseWPA2Mode).
+const (
+	EAPOLAuto    = ap.EAPOLAuto
+	EAPOLNL80211 = ap.EAPOLNL80211
+	EAPOLPacket  = ap.EAPOLPacket
+)
 
 // ErrConfig wraps configuration errors: restarting cannot fix them.
 var ErrConfig = errors.New("invalid configuration")
@@ -173,7 +182,7 @@ type service struct {
 	mu           sync.Mutex
 	doc          status.Hotspot
 	authFailures uint64
-	ap           *AP
+	ap           *ap.AP
 	dhcp         *dhcpd.Server
 	dns          *dnsd.Server
 }
@@ -310,7 +319,7 @@ func (s *service) run(ctx context.Context) error {
 			}
 		}()
 	}
-	ap, err := StartAP(ctx, APConfig{
+	radio, err := ap.Start(ctx, ap.Config{
 		Interface: ifc, Wiphy: wiphy, SSID: id.SSID, Hidden: cfg.Hidden, Channel: cfg.Channel,
 		Country: cfg.Country, APIsolate: cfg.APIsolate, MaxStations: maxSta,
 		InactivityTimeout: cfg.InactivityTimeout, Auth: auth, Logger: s.log,
@@ -321,10 +330,10 @@ func (s *service) run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		<-ap.Done()
+		<-radio.Done()
 	}()
 	s.mu.Lock()
-	s.ap = ap
+	s.ap = radio
 	s.mu.Unlock()
 
 	svcErr := make(chan error, 2)
@@ -335,7 +344,7 @@ func (s *service) run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-ap.Done():
+	case <-radio.Done():
 		return fmt.Errorf("access point on %s stopped unexpectedly", ifc.Name)
 	case err := <-svcErr:
 		return err
@@ -359,22 +368,22 @@ func (s *service) guardAdmin(ifname string) {
 
 // authenticator returns the network's security: WPA2 unless asked for
 // open or the chip cannot do it. The status shows what is in effect.
-func (s *service) authenticator(ifc nl80211.Interface, wiphy *nl80211.Wiphy, id Identity) (Authenticator, error) {
+func (s *service) authenticator(ifc nl80211.Interface, wiphy *nl80211.Wiphy, id Identity) (ap.Authenticator, error) {
 	cfg := s.cfg
 	security, fallback := cfg.Security, ""
 	if security == SecurityWPA2 {
-		if why := BrokenEncryptedAP(cfg.SysRoot, ifc.Name); why != "" {
+		if why := ap.BrokenEncryptedAP(cfg.SysRoot, ifc.Name); why != "" {
 			s.log.Warn("WPA2 is not possible on this chip; falling back to an OPEN network", "reason", why)
 			security, fallback = SecurityOpen, why
 		}
 	}
-	var auth Authenticator = OpenAuthenticator{}
+	var auth ap.Authenticator = ap.OpenAuthenticator{}
 	if security == SecurityWPA2 {
-		mode, err := ChooseWPA2Mode(wiphy, cfg.EAPOLTransport)
+		mode, err := ap.ChooseWPA2Mode(wiphy, cfg.EAPOLTransport)
 		if err != nil {
 			return nil, err
 		}
-		w, err := NewWPA2Authenticator(mode, id.SSID, id.Passphrase, s.log, s.authFailed)
+		w, err := ap.NewWPA2Authenticator(mode, id.SSID, id.Passphrase, s.log, s.authFailed)
 		if err != nil {
 			return nil, err
 		}

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kibitzbox/kibitzbox/internal/nl80211"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
@@ -120,35 +119,6 @@ func TestPoolAndBroadcast(t *testing.T) {
 	}
 	if b := broadcast(netip.MustParsePrefix("10.42.0.1/16")); b.String() != "10.42.255.255" {
 		t.Errorf("broadcast /16 = %s", b)
-	}
-}
-
-func TestCountryElementFromChannels(t *testing.T) {
-	w := &nl80211.Wiphy{Name: "phy0"}
-	for ch := 1; ch <= 14; ch++ {
-		c := nl80211.Channel{FreqMHz: nl80211.ChannelToFreq(ch), MaxPowerMBm: 2000}
-		if ch >= 12 {
-			c.NoIR = true
-		}
-		w.Channels = append(w.Channels, c)
-	}
-	w.Channels = append(w.Channels, nl80211.Channel{FreqMHz: 5180, MaxPowerMBm: 2300})
-	got := countryElement("US", w, 6)
-	want := []byte{7, 6, 'U', 'S', 0x20, 1, 11, 20}
-	if !bytes.Equal(got, want) {
-		t.Errorf("country element %x, want %x", got, want)
-	}
-	if countryElement("00", w, 6) != nil {
-		t.Error("world domain got a country element")
-	}
-	if err := checkChannel(w, 6); err != nil {
-		t.Error(err)
-	}
-	if err := checkChannel(w, 13); err == nil || !strings.Contains(err.Error(), "no-IR") {
-		t.Errorf("channel 13 (no-IR): %v", err)
-	}
-	if err := checkChannel(w, 40); err == nil || !strings.Contains(err.Error(), "usable") {
-		t.Errorf("channel 40 (absent): %v", err)
 	}
 }
 

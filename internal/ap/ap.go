@@ -1,4 +1,11 @@
-package hotspot
+// Package ap is the access point itself: it starts beaconing over nl80211
+// (START_AP), runs the userspace MLME that softmac radios need (probe,
+// authentication and association answers, station table, inactivity), and
+// glues the WPA2 authenticator (internal/wpa) to the radio: keys over
+// NEW_KEY, EAPOL over the nl80211 control port or an AF_PACKET socket.
+// What runs around it (modules, addresses, DHCP, DNS, status) is
+// internal/hotspot.
+package ap
 
 import (
 	"context"
@@ -13,6 +20,7 @@ import (
 
 	"github.com/kibitzbox/kibitzbox/internal/ieee80211"
 	"github.com/kibitzbox/kibitzbox/internal/nl80211"
+	"github.com/kibitzbox/kibitzbox/internal/status"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,8 +67,8 @@ func (OpenAuthenticator) Check(net.HardwareAddr, ieee80211.AssocRequest) uint16 
 	return ieee80211.StatusSuccess
 }
 
-// APConfig is what StartAP needs.
-type APConfig struct {
+// Config is what Start needs.
+type Config struct {
 	Interface         nl80211.Interface
 	Wiphy             *nl80211.Wiphy
 	SSID              string
@@ -86,7 +94,7 @@ const (
 
 // AP is a running access point on one interface.
 type AP struct {
-	cfg APConfig
+	cfg Config
 	log *slog.Logger
 	req *nl80211.Conn // requests after start
 	// events receives registered frames and mlme events. It also sent
@@ -121,10 +129,10 @@ var FrameTypesMLME = []uint16{
 	ieee80211.FrameReassocReq, ieee80211.FrameDisassoc, ieee80211.FrameDeauth,
 }
 
-// StartAP starts beaconing on the (already AP-type, up) interface and, on
+// Start starts beaconing on the (already AP-type, up) interface and, on
 // softmac radios, the userspace MLME. It returns when the AP is up; the
 // AP runs until ctx ends (Done is closed then).
-func StartAP(ctx context.Context, cfg APConfig) (*AP, error) {
+func Start(ctx context.Context, cfg Config) (*AP, error) {
 	if cfg.Auth == nil {
 		cfg.Auth = OpenAuthenticator{}
 	}
@@ -259,7 +267,7 @@ func countryElement(alpha2 string, w *nl80211.Wiphy, channel int) []byte {
 }
 
 // buildBSS describes the network the AP announces.
-func buildBSS(cfg APConfig) ieee80211.BSS {
+func buildBSS(cfg Config) ieee80211.BSS {
 	capab := ieee80211.CapESS
 	if cfg.Auth.RSN() != nil {
 		capab |= ieee80211.CapPrivacy
@@ -278,7 +286,7 @@ func buildBSS(cfg APConfig) ieee80211.BSS {
 }
 
 // startAPMessage is the START_AP request for cfg.
-func startAPMessage(cfg APConfig, bss *ieee80211.BSS) nl80211.StartAP {
+func startAPMessage(cfg Config, bss *ieee80211.BSS) nl80211.StartAP {
 	return nl80211.StartAP{
 		Ifindex:        cfg.Interface.Index,
 		BeaconHead:     bss.BeaconHead(),
@@ -676,3 +684,9 @@ func (ap *AP) Counters() (joins, leaves uint64, frames map[string]uint64) {
 	defer ap.mu.Unlock()
 	return ap.joins, ap.leaves, maps.Clone(ap.frames)
 }
+
+// Security modes, as the status reports them.
+const (
+	SecurityOpen = status.SecurityOpen
+	SecurityWPA2 = status.SecurityWPA2
+)

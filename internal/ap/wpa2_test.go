@@ -1,4 +1,4 @@
-package hotspot
+package ap
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func TestStartAPOffloadMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	bssid := net.HardwareAddr{0xb8, 0x27, 0xeb, 0x12, 0x7f, 0x3a}
-	cfg := APConfig{
+	cfg := Config{
 		Interface: nl80211.Interface{Index: 3, Name: "wlan0", MAC: bssid},
 		Wiphy:     wiphyWith(true, nl80211.ExtFeature4WayHandshakeAPPSK),
 		SSID:      ssid, Channel: 6, Country: "DE", Auth: auth,
@@ -227,5 +227,34 @@ func TestBrokenEncryptedAP(t *testing.T) {
 		if c.broken && !strings.Contains(why, "open") {
 			t.Errorf("reason %q does not say the network is open", why)
 		}
+	}
+}
+
+func TestCountryElementFromChannels(t *testing.T) {
+	w := &nl80211.Wiphy{Name: "phy0"}
+	for ch := 1; ch <= 14; ch++ {
+		c := nl80211.Channel{FreqMHz: nl80211.ChannelToFreq(ch), MaxPowerMBm: 2000}
+		if ch >= 12 {
+			c.NoIR = true
+		}
+		w.Channels = append(w.Channels, c)
+	}
+	w.Channels = append(w.Channels, nl80211.Channel{FreqMHz: 5180, MaxPowerMBm: 2300})
+	got := countryElement("US", w, 6)
+	want := []byte{7, 6, 'U', 'S', 0x20, 1, 11, 20}
+	if !bytes.Equal(got, want) {
+		t.Errorf("country element %x, want %x", got, want)
+	}
+	if countryElement("00", w, 6) != nil {
+		t.Error("world domain got a country element")
+	}
+	if err := checkChannel(w, 6); err != nil {
+		t.Error(err)
+	}
+	if err := checkChannel(w, 13); err == nil || !strings.Contains(err.Error(), "no-IR") {
+		t.Errorf("channel 13 (no-IR): %v", err)
+	}
+	if err := checkChannel(w, 40); err == nil || !strings.Contains(err.Error(), "usable") {
+		t.Errorf("channel 40 (absent): %v", err)
 	}
 }
