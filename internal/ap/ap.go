@@ -109,6 +109,7 @@ type AP struct {
 
 	mu       sync.Mutex
 	stations map[string]*mlmeStation // softmac MLME state by MAC
+	fullmac  map[string]bool         // stations the firmware associated (fullmac)
 	frames   map[string]uint64       // received management frames by kind
 	joins    uint64
 	leaves   uint64
@@ -155,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (*AP, error) {
 		ifindex: cfg.Interface.Index, freq: freq,
 		softmac:  !cfg.Wiphy.APSME,
 		stations: map[string]*mlmeStation{},
+		fullmac:  map[string]bool{},
 		frames:   map[string]uint64{},
 		done:     make(chan struct{}),
 	}
@@ -373,11 +375,17 @@ func (ap *AP) handleEvent(ev nl80211.Event) {
 			ap.Deauthenticate(ev.MAC, ieee80211.ReasonUnspecified)
 			return
 		}
+		ap.mu.Lock()
+		ap.fullmac[ev.MAC.String()] = true
+		ap.mu.Unlock()
 		ap.cfg.Auth.Associated(ev.MAC, req)
 	case nl80211.CmdDelStation:
 		if ap.softmac || ev.MAC == nil {
 			return
 		}
+		ap.mu.Lock()
+		delete(ap.fullmac, ev.MAC.String())
+		ap.mu.Unlock()
 		ap.count("fullmac_leave")
 		ap.cfg.Auth.Left(ev.MAC)
 		ap.log.Info("station left", "mac", ev.MAC.String())
@@ -613,6 +621,9 @@ func (ap *AP) removeStation(mac net.HardwareAddr, why string) {
 // authenticator, which calls it.
 func (ap *AP) Deauthenticate(mac net.HardwareAddr, reason uint16) error {
 	if !ap.softmac {
+		ap.mu.Lock()
+		delete(ap.fullmac, mac.String())
+		ap.mu.Unlock()
 		if err := ap.req.DelStation(ap.ifindex, mac); err != nil && !errors.Is(err, unix.ENOENT) {
 			return err
 		}
@@ -671,6 +682,18 @@ func (ap *AP) housekeep(ctx context.Context) {
 		ap.expirePendingLocked()
 		ap.mu.Unlock()
 	}
+}
+
+// Associated reports whether mac is a station associated to this AP now
+// (the DHCP server serves only those).
+func (ap *AP) Associated(mac net.HardwareAddr) bool {
+	ap.mu.Lock()
+	defer ap.mu.Unlock()
+	if !ap.softmac {
+		return ap.fullmac[mac.String()]
+	}
+	st := ap.stations[mac.String()]
+	return st != nil && st.associated
 }
 
 // Stations returns the kernel's view of the associated stations.

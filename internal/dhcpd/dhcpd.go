@@ -42,6 +42,11 @@ type Config struct {
 	// LeaseFile persists the leases (e.g. <state>/leases.json); empty keeps
 	// them in memory only.
 	LeaseFile string
+	// Associated, if set, says whether a MAC is a station associated to
+	// our AP; packets from other MACs get no answer and no binding, so
+	// nobody outside the Wi-Fi (and no made-up MAC) can take addresses.
+	// Nil serves every MAC (tests, a wired lab setup).
+	Associated func(mac net.HardwareAddr) bool
 	// Logger receives the server's logs; slog.Default() if nil.
 	Logger *slog.Logger
 }
@@ -67,13 +72,17 @@ type Server struct {
 	stats Stats
 
 	saveMu sync.Mutex // serialises writes of the lease file
+	dirty  bool       // a binding changed but the lease file write failed (under mu)
 }
 
 // Stats counts what the server did. Drops are keyed by reason.
 type Stats struct {
 	Discovers, Requests, Releases, Declines, Informs uint64
 	Offers, Acks, Naks                               uint64
-	Drops                                            map[string]uint64
+	// LeaseFileWrites counts writes of the lease file: one per binding
+	// change (new address, release, decline), none for a renewal.
+	LeaseFileWrites uint64
+	Drops           map[string]uint64
 }
 
 // New checks cfg and loads the lease file. A corrupt lease file is moved
@@ -175,7 +184,10 @@ func (s *Server) load() error {
 	return nil
 }
 
-// save writes the lease file (if configured).
+// save writes the lease file (if configured). It runs when a binding
+// changed, never for a renewal: the file keeps each lease's time left as of
+// its last change, which after a reboot errs towards keeping an address
+// reserved longer, never towards giving it to a second phone.
 func (s *Server) save() {
 	if s.cfg.LeaseFile == "" {
 		return
@@ -185,14 +197,30 @@ func (s *Server) save() {
 	s.mu.Lock()
 	f := s.table.snapshot(s.now())
 	s.mu.Unlock()
-	if err := statefile.WriteJSON(s.cfg.LeaseFile, f, 0o600); err != nil {
+	err := statefile.WriteJSON(s.cfg.LeaseFile, f, 0o600)
+	s.mu.Lock()
+	s.dirty = err != nil
+	if err == nil {
+		s.stats.LeaseFileWrites++
+	}
+	s.mu.Unlock()
+	if err != nil {
 		s.limited.Log(slog.LevelWarn, "save_failed", "dhcpd: cannot save leases", "err", err)
 	}
 }
 
-// sweepInterval is how often Run drops stale quarantines and refreshes the
-// remaining durations in the lease file (only while leases are live, to
-// spare the SD card).
+// saveIfDirty retries a failed write.
+func (s *Server) saveIfDirty() {
+	s.mu.Lock()
+	dirty := s.dirty
+	s.mu.Unlock()
+	if dirty {
+		s.save()
+	}
+}
+
+// sweepInterval is how often Run drops stale quarantines and retries a
+// failed lease file write.
 const sweepInterval = 5 * time.Minute
 
 // Run serves DHCP on the configured interface until ctx ends. Packets are
@@ -229,15 +257,12 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn) error {
 			case <-tick.C:
 				s.mu.Lock()
 				s.table.sweep(s.now())
-				live := len(s.table.leases(s.now())) > 0
 				s.mu.Unlock()
-				if live {
-					s.save()
-				}
+				s.saveIfDirty()
 			}
 		}
 	}()
-	defer s.save()
+	defer s.saveIfDirty()
 	s.log.Info("dhcpd serving", "interface", s.cfg.Interface, "server", s.cfg.ServerIP,
 		"pool", s.cfg.PoolStart.String()+"-"+s.cfg.PoolEnd.String(), "lease", s.cfg.LeaseTime)
 
@@ -305,14 +330,12 @@ func (s *Server) count(field *uint64) {
 	s.mu.Unlock()
 }
 
-// clientKey identifies a client: by its client identifier (option 61) if it
-// sends one, else by its MAC.
-func clientKey(req *dhcpv4.DHCPv4) string {
-	if id := req.GetOneOption(dhcpv4.OptionClientIdentifier); len(id) >= 2 {
-		return fmt.Sprintf("id:%x", id)
-	}
-	return "mac:" + req.ClientHWAddr.String()
-}
+// clientKey identifies a client by its MAC (chaddr), not by its client
+// identifier (option 61): one binding per MAC, so a station that sends
+// made-up client identifiers still holds at most one address.
+func clientKey(req *dhcpv4.DHCPv4) string { return macKey(req.ClientHWAddr) }
+
+func macKey(mac net.HardwareAddr) string { return "mac:" + mac.String() }
 
 func addrFrom(ip net.IP) netip.Addr {
 	a, ok := netip.AddrFromSlice(ip.To4())
@@ -338,6 +361,10 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 	}
 	client := clientKey(req)
 	mac := req.ClientHWAddr
+	if s.cfg.Associated != nil && !s.cfg.Associated(mac) {
+		s.drop("not_associated", "dhcpd: request from a MAC not associated to the AP", "mac", mac.String(), "type", req.MessageType())
+		return nil, false
+	}
 	hostname := cleanHostname(req.HostName())
 	now := s.now()
 	switch req.MessageType() {
@@ -372,11 +399,17 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 			return nil, false
 		}
 		s.mu.Lock()
-		ok, renewed := s.table.bind(client, mac, hostname, ip, now)
+		ok, known, renewed := s.table.bind(client, mac, hostname, ip, now)
 		s.mu.Unlock()
+		if !ok && !known && !addrFrom(req.ServerIdentifier()).IsValid() && !addrFrom(req.ClientIPAddr).IsValid() {
+			// INIT-REBOOT from a client we have no record of: RFC 2131
+			// §4.3.2 says stay silent; it falls back to DISCOVER.
+			s.drop("no_offer", "dhcpd: request from a client without an offer or lease", "mac", mac.String(), "ip", ip)
+			return nil, false
+		}
 		if !ok {
 			s.count(&s.stats.Naks)
-			s.limited.Log(slog.LevelInfo, "nak", "dhcpd NAK: address not available to this client", "mac", mac.String(), "ip", ip)
+			s.limited.Log(slog.LevelInfo, "nak", "dhcpd NAK: address not offered to or leased by this client", "mac", mac.String(), "ip", ip)
 			return s.nak(req), false
 		}
 		s.count(&s.stats.Acks)
@@ -385,7 +418,7 @@ func (s *Server) handle(req *dhcpv4.DHCPv4) (reply *dhcpv4.DHCPv4, changed bool)
 		} else {
 			s.log.Info("dhcpd lease", "mac", mac.String(), "ip", ip, "hostname", hostname)
 		}
-		return s.reply(req, dhcpv4.MessageTypeAck, ip), true
+		return s.reply(req, dhcpv4.MessageTypeAck, ip), !renewed
 
 	case dhcpv4.MessageTypeRelease:
 		s.count(&s.stats.Releases)
@@ -512,6 +545,7 @@ func (s *Server) WriteMetrics(w *metrics.Writer) {
 	for _, r := range reasons {
 		w.Counter("kibitz_dhcp_dropped_total", "DHCP packets dropped, by reason.", float64(st.Drops[r]), metrics.Labels{"reason": r})
 	}
+	w.Counter("kibitz_dhcp_lease_file_writes_total", "Writes of the lease file (binding changes, not renewals).", float64(st.LeaseFileWrites), nil)
 	w.Gauge("kibitz_dhcp_leases", "Bound, unexpired DHCP leases.", float64(leases), nil)
 	w.Gauge("kibitz_dhcp_pool_size", "Addresses in the DHCP pool.", float64(poolSize(s.cfg.PoolStart, s.cfg.PoolEnd)), nil)
 }

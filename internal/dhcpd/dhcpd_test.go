@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -195,11 +196,15 @@ func TestStickyAddressAfterReleaseAndExpiry(t *testing.T) {
 	if got := lease(t, s, mac(1)).YourIPAddr.String(); got != first {
 		t.Fatalf("client back after expiry got %s, want its old %s", got, first)
 	}
-	// The client identifier, not the MAC, names a client that sends one.
+	// One binding per MAC: the client identifier does not name a client.
 	id := dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{0xff, 1, 2, 3}))
 	a := lease(t, s, mac(7), id).YourIPAddr.String()
-	if b := lease(t, s, mac(8), id).YourIPAddr.String(); a != b {
-		t.Fatalf("same client id, new MAC: got %s, want %s", b, a)
+	if b := lease(t, s, mac(8), id).YourIPAddr.String(); a == b {
+		t.Fatalf("same client id, new MAC: got %s again, want another address", b)
+	}
+	id2 := dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{0xff, 9, 9, 9}))
+	if b := lease(t, s, mac(7), id2).YourIPAddr.String(); a != b {
+		t.Fatalf("same MAC, new client id: got %s, want its %s", b, a)
 	}
 }
 
@@ -208,31 +213,47 @@ func TestRequestRules(t *testing.T) {
 	s := newTestServer(t, testConfig(t, "10.42.0.250"), clock)
 	ack := lease(t, s, mac(1))
 	taken := ack.YourIPAddr
+	initReboot := func(hw net.HardwareAddr, ip net.IP) *dhcpv4.DHCPv4 {
+		req, _ := dhcpv4.New(dhcpv4.WithHwAddr(hw), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ip)))
+		return req
+	}
 
-	// INIT-REBOOT for an address someone else holds: NAK, broadcast.
-	req, _ := dhcpv4.New(dhcpv4.WithHwAddr(mac(2)), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
-		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(taken)))
-	r, dst := exchange(t, s, req)
-	if r == nil || r.MessageType() != dhcpv4.MessageTypeNak || !dst.IP.Equal(net.IPv4bcast) {
-		t.Fatalf("request for a taken address: %v to %v, want broadcast NAK", r, dst)
+	// INIT-REBOOT from a client we have no record of, for a taken, a
+	// foreign and a free address: silence (RFC 2131 §4.3.2), and no
+	// binding from a REQUEST that no offer preceded.
+	for _, ip := range []net.IP{taken, net.IPv4(192, 168, 1, 20), net.IPv4(10, 42, 0, 77)} {
+		if r, _ := exchange(t, s, initReboot(mac(2), ip)); r != nil {
+			t.Fatalf("INIT-REBOOT from an unknown client for %s answered: %v", ip, r.Summary())
+		}
 	}
-	// INIT-REBOOT from another network: NAK.
-	req, _ = dhcpv4.New(dhcpv4.WithHwAddr(mac(2)), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
-		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 168, 1, 20))))
-	if r, _ := exchange(t, s, req); r == nil || r.MessageType() != dhcpv4.MessageTypeNak {
-		t.Fatalf("request for a foreign address: %v, want NAK", r)
+	if n := s.Stats().Drops["no_offer"]; n != 3 {
+		t.Fatalf("no_offer drops %d, want 3", n)
 	}
-	// INIT-REBOOT for a free pool address after we lost state: ACK
-	// (we are the only server on the link).
-	req, _ = dhcpv4.New(dhcpv4.WithHwAddr(mac(2)), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
-		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(10, 42, 0, 77))))
-	if r, _ := exchange(t, s, req); r == nil || r.MessageType() != dhcpv4.MessageTypeAck || r.YourIPAddr.String() != "10.42.0.77" {
-		t.Fatalf("request for a free address: %v, want ACK 10.42.0.77", r)
+	if l := s.Leases(); len(l) != 1 {
+		t.Fatalf("leases %+v: a REQUEST without an offer made a binding", l)
+	}
+	// SELECTING with our server id but no offer: NAK, broadcast.
+	sel, _ := dhcpv4.New(dhcpv4.WithHwAddr(mac(2)), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(10, 42, 0, 1))),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(10, 42, 0, 78))))
+	if r, dst := exchange(t, s, sel); r == nil || r.MessageType() != dhcpv4.MessageTypeNak || !dst.IP.Equal(net.IPv4bcast) {
+		t.Fatalf("SELECTING without an offer: %v to %v, want broadcast NAK", r, dst)
+	}
+	// A known client asking for an address that is not its own: NAK.
+	if r, _ := exchange(t, s, initReboot(mac(1), net.IPv4(10, 42, 0, 77))); r == nil || r.MessageType() != dhcpv4.MessageTypeNak {
+		t.Fatalf("known client, wrong address: %v, want NAK", r)
+	}
+	// A known client back after its lease expired (INIT-REBOOT for the
+	// address bound to its MAC): ACK.
+	clock.advance(3 * time.Hour)
+	if r, _ := exchange(t, s, initReboot(mac(1), taken)); r == nil || r.MessageType() != dhcpv4.MessageTypeAck || !r.YourIPAddr.Equal(taken) {
+		t.Fatalf("INIT-REBOOT for its own expired lease: %v, want ACK %s", r, taken)
 	}
 	// Renewal: ciaddr set, unicast ACK back to it.
 	renew, _ := dhcpv4.NewRenewFromAck(ack)
 	clock.advance(time.Hour)
-	r, dst = exchange(t, s, renew)
+	r, dst := exchange(t, s, renew)
 	if r == nil || r.MessageType() != dhcpv4.MessageTypeAck || !dst.IP.Equal(taken) {
 		t.Fatalf("renewal: %v to %v, want ACK unicast to %v", r, dst, taken)
 	}
@@ -254,6 +275,85 @@ func TestRequestRules(t *testing.T) {
 	st := s.Stats()
 	if st.Naks != 2 || st.Acks != 3 || st.Offers != 1 {
 		t.Fatalf("stats %+v: want 2 NAKs, 3 ACKs, 1 OFFER", st)
+	}
+}
+
+// Issue 13 item 4: a flood of REQUESTs and DISCOVERs with random client
+// identifiers, from one MAC and from made-up MACs, cannot take the pool.
+func TestFloodCannotTakeThePool(t *testing.T) {
+	clock := &fakeClock{time.Now()}
+	cfg := testConfig(t, "10.42.0.250")
+	attacker, guest := mac(0xa0), mac(0x01)
+	cfg.Associated = func(m net.HardwareAddr) bool { return bytes.Equal(m, attacker) || bytes.Equal(m, guest) }
+	s := newTestServer(t, cfg, clock)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		hw := attacker
+		if i%2 == 1 {
+			hw = net.HardwareAddr{0x02, byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))}
+		}
+		id := make([]byte, 8)
+		for j := range id {
+			id[j] = byte(rng.IntN(256))
+		}
+		typ := dhcpv4.MessageTypeRequest
+		if i%3 == 0 {
+			typ = dhcpv4.MessageTypeDiscover
+		}
+		ip := net.IPv4(10, 42, 0, byte(10+i%241))
+		req, _ := dhcpv4.New(dhcpv4.WithHwAddr(hw), dhcpv4.WithMessageType(typ),
+			dhcpv4.WithOption(dhcpv4.OptClientIdentifier(id)),
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(10, 42, 0, 1))),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ip)))
+		exchange(t, s, req)
+	}
+	if l := s.Leases(); len(l) != 0 {
+		t.Fatalf("the flood got %d leases: %+v", len(l), l)
+	}
+	s.mu.Lock()
+	held := len(s.table.byIP)
+	s.mu.Unlock()
+	if held > 1 {
+		t.Fatalf("the flood holds %d addresses (offers or leases), want at most the attacker's one", held)
+	}
+	if n := s.Stats().Drops["not_associated"]; n != 150 {
+		t.Errorf("not_associated drops %d, want the 150 made-up MACs", n)
+	}
+	lease(t, s, guest)
+}
+
+// A renewal is not a binding change: it does not rewrite leases.json.
+func TestLeaseFileWrittenOnlyWhenABindingChanges(t *testing.T) {
+	clock := &fakeClock{time.Now()}
+	cfg := testConfig(t, "10.42.0.250")
+	s := newTestServer(t, cfg, clock)
+	ack := lease(t, s, mac(1))
+	if n := s.Stats().LeaseFileWrites; n != 1 {
+		t.Fatalf("%d lease file writes after one new lease, want 1", n)
+	}
+	before, err := os.ReadFile(cfg.LeaseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		clock.advance(time.Hour)
+		renew, _ := dhcpv4.NewRenewFromAck(ack)
+		if r, _ := exchange(t, s, renew); r == nil || r.MessageType() != dhcpv4.MessageTypeAck {
+			t.Fatalf("renewal: %v", r)
+		}
+		// A DISCOVER from a bound client and a repeated REQUEST change
+		// nothing either.
+		lease(t, s, mac(1))
+	}
+	after, _ := os.ReadFile(cfg.LeaseFile)
+	if n := s.Stats().LeaseFileWrites; n != 1 || !bytes.Equal(before, after) {
+		t.Fatalf("%d lease file writes after renewals, want still 1", n)
+	}
+	rel, _ := dhcpv4.NewReleaseFromACK(ack)
+	exchange(t, s, rel)
+	lease(t, s, mac(2))
+	if n := s.Stats().LeaseFileWrites; n != 3 {
+		t.Fatalf("%d lease file writes after a release and a new lease, want 3", n)
 	}
 }
 
@@ -557,10 +657,19 @@ func TestServeEndsOnSocketError(t *testing.T) {
 		t.Fatal("serve hung after its socket failed")
 	}
 
-	// And with a working socket, cancelling the context ends it cleanly
-	// and saves the leases.
+	// A write that failed (here: a directory is in the file's way) is
+	// retried when serve stops; a clean state is not rewritten.
+	if err := os.Mkdir(s.cfg.LeaseFile, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.cfg.LeaseFile, "x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	lease(t, s, mac(1))
-	os.Remove(s.cfg.LeaseFile)
+	if n := s.Stats().LeaseFileWrites; n != 0 {
+		t.Fatalf("%d lease file writes through a directory", n)
+	}
+	os.RemoveAll(s.cfg.LeaseFile)
 	pc2, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -576,8 +685,8 @@ func TestServeEndsOnSocketError(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop on cancel")
 	}
-	if _, err := os.Stat(s.cfg.LeaseFile); err != nil {
-		t.Fatalf("leases not saved on shutdown: %v", err)
+	if _, err := os.Stat(s.cfg.LeaseFile); err != nil || s.Stats().LeaseFileWrites != 1 {
+		t.Fatalf("the failed write was not retried on shutdown: %v", err)
 	}
 }
 

@@ -20,7 +20,7 @@ var errPoolFull = errors.New("address pool exhausted")
 // remembers which address the client had, so that the client gets the same
 // address back (sticky) until another client needs it.
 type binding struct {
-	client   string // clientKey: the client identifier, else the MAC
+	client   string // clientKey: "mac:" and the MAC (one binding per MAC)
 	mac      net.HardwareAddr
 	ip       netip.Addr
 	hostname string
@@ -145,26 +145,30 @@ func (t *leaseTable) offer(client string, mac net.HardwareAddr, hostname string,
 	return pick, nil
 }
 
-// bind turns an offer into a lease or renews one (REQUEST). We are the only
-// server on the AP's link, so we answer authoritatively: a client without a
-// binding (our state was lost, or its lease expired) still gets ip if ip is
-// free. ok is false when the client must be NAKed; renewed tells a renewal
-// of a live lease from a new one.
-func (t *leaseTable) bind(client string, mac net.HardwareAddr, hostname string, ip netip.Addr, now time.Time) (ok, renewed bool) {
+// bind turns the client's offer into a lease, or renews its lease
+// (REQUEST). It binds only the address the client's own binding holds: the
+// offer it was made, or its lease, also an expired one whose address nobody
+// took since (INIT-REBOOT after a while). A REQUEST for any other address
+// creates nothing, so a flood of REQUESTs cannot take the pool (RFC 2131
+// §4.3.2 lets a server NAK or stay silent there). ok is false when the
+// client gets no ACK; known tells whether we have any record of it;
+// renewed tells a renewal of a live lease from a new binding.
+func (t *leaseTable) bind(client string, mac net.HardwareAddr, hostname string, ip netip.Addr, now time.Time) (ok, known, renewed bool) {
 	b := t.byClient[client]
-	if b == nil || b.ip != ip {
-		if !t.available(ip, client, now) {
-			return false, false
-		}
-		b = t.assign(client, mac, hostname, ip)
+	if b == nil {
+		return false, false, false
+	}
+	if b.ip != ip || t.byIP[ip] != b || !t.available(ip, client, now) {
+		return false, true, false
 	}
 	renewed = b.bound && b.active(now)
 	b.mac, b.bound = mac, true
-	if hostname != "" {
+	if hostname != "" && hostname != b.hostname {
 		b.hostname = hostname
+		renewed = false // the persisted binding changed
 	}
 	b.expiry = now.Add(t.leaseTime)
-	return true, renewed
+	return true, true, renewed
 }
 
 // release ends client's lease on ip early but keeps the binding, so the
@@ -289,9 +293,6 @@ func (f *leaseFile) validate() error {
 		if _, err := net.ParseMAC(l.MAC); err != nil {
 			return fmt.Errorf("lease %d: %w", i, err)
 		}
-		if l.Client == "" {
-			return fmt.Errorf("lease %d: empty client", i)
-		}
 	}
 	return nil
 }
@@ -309,14 +310,16 @@ func (t *leaseTable) restore(f leaseFile, now time.Time) (skipped []string) {
 		case t.byIP[ip] != nil:
 			skipped = append(skipped, l.IP+": listed twice")
 			continue
-		case t.byClient[l.Client] != nil:
-			skipped = append(skipped, l.IP+": client listed twice")
+		case t.byClient[macKey(mac)] != nil:
+			skipped = append(skipped, l.IP+": MAC listed twice")
 			continue
 		}
 		// Clamp in float: a huge value would overflow time.Duration.
 		secs := min(max(l.RemainingSeconds, 0), t.leaseTime.Seconds())
 		left := time.Duration(secs * float64(time.Second))
-		b := t.assign(l.Client, mac, cleanHostname(l.Hostname), ip)
+		// Older files keyed some bindings by client identifier; now
+		// every binding is the MAC's.
+		b := t.assign(macKey(mac), mac, cleanHostname(l.Hostname), ip)
 		b.bound = true
 		b.expiry = now.Add(left)
 	}

@@ -422,7 +422,8 @@ func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, 
 	dhcp, err := dhcpd.New(dhcpd.Config{
 		Interface: ifname, ServerIP: cfg.Address.Addr(), Prefix: cfg.Address.Masked(),
 		PoolStart: start, PoolEnd: end, CaptivePortalURL: cfg.CaptiveURL,
-		LeaseFile: filepath.Join(cfg.StateDir, "leases.json"), Logger: s.log.With("svc", "dhcp"),
+		LeaseFile: filepath.Join(cfg.StateDir, "leases.json"), Associated: s.associated,
+		Logger: s.log.With("svc", "dhcp"),
 	})
 	if err != nil {
 		return fmt.Errorf("DHCP server: %w", err)
@@ -451,6 +452,14 @@ func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, 
 		}
 	}()
 	return nil
+}
+
+// associated tells the DHCP server whether a MAC is one of our stations.
+func (s *service) associated(mac net.HardwareAddr) bool {
+	s.mu.Lock()
+	radio := s.ap
+	s.mu.Unlock()
+	return radio != nil && radio.Associated(mac)
 }
 
 // waitForInterface finds the AP interface. Without one it either fails
