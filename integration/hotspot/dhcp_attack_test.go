@@ -144,4 +144,3 @@ func TestDHCPFloodFromAGuest(t *testing.T) {
 	}
 	t.Logf("the guest got %s after the flood; lease file written %d times", ip, srv.Stats().LeaseFileWrites)
 }
-
