@@ -20,10 +20,11 @@ import (
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
-// vmTimeout bounds one VM run; a healthy run takes about two minutes under
-// TCG. It stays well under go test's default 10 min timeout, so that a hung
-// guest still gets its console tail printed.
-const vmTimeout = 7 * time.Minute
+// vmTimeout bounds one VM run; a healthy run takes two to three minutes
+// under TCG on an idle machine, over six on a busy one. With the build it
+// stays under go test's default 10 min timeout, so that a hung guest still
+// gets its console tail printed.
+const vmTimeout = 8 * time.Minute
 
 // hwsimModules are loaded in this order by the guest's init.
 // (ctr and ccm are CCMP's crypto for WPA2.)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kibitzbox/kibitzbox/internal/ieee80211"
 	"github.com/kibitzbox/kibitzbox/internal/nl80211"
@@ -83,11 +84,28 @@ type WPA2Authenticator struct {
 	// onFailure is told about stations that failed the handshake.
 	onFailure func(mac net.HardwareAddr, reason string)
 
+	// GroupRekey is how often the group key is replaced even when no
+	// station leaves; NewWPA2Authenticator sets DefaultGroupRekey.
+	GroupRekey time.Duration
+
 	// Set by Start.
-	ctx  context.Context
-	auth *wpa.Authenticator
-	port *radioPort
+	ctx      context.Context
+	auth     *wpa.Authenticator
+	port     *radioPort
+	left     chan struct{} // a station left: rotate the group key soon
+	gtkIndex int           // only rotate's goroutine touches it after Start
+
+	mu     sync.Mutex
+	rekeys uint64
 }
+
+// Group key rotation: a station that leaves still knows the group key, so
+// the key changes when one leaves (a burst of leaves makes one change) and
+// hourly.
+const (
+	DefaultGroupRekey = time.Hour
+	rekeyAfterLeave   = time.Second
+)
 
 // NewWPA2Authenticator derives the PSK from passphrase and SSID.
 func NewWPA2Authenticator(mode WPA2Mode, ssid, passphrase string, log *slog.Logger, onFailure func(net.HardwareAddr, string)) (*WPA2Authenticator, error) {
@@ -95,7 +113,8 @@ func NewWPA2Authenticator(mode WPA2Mode, ssid, passphrase string, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("WPA2 PSK for SSID %q: %w", ssid, err)
 	}
-	return &WPA2Authenticator{mode: mode, pmk: pmk, log: log, onFailure: onFailure}, nil
+	return &WPA2Authenticator{mode: mode, pmk: pmk, log: log, onFailure: onFailure,
+		GroupRekey: DefaultGroupRekey, left: make(chan struct{}, 1)}, nil
 }
 
 // Mode reports who runs the handshake.
@@ -164,8 +183,14 @@ func (a *WPA2Authenticator) Start(ctx context.Context, ap *AP) error {
 		}
 		return err
 	}
-	a.ctx, a.auth, a.port = ctx, auth, port
+	a.ctx, a.auth, a.port, a.gtkIndex = ctx, auth, port, gtkIndex
 	go auth.Run(ctx)
+	go a.rotate(ctx, func(index int, gtk []byte) error {
+		if err := ap.req.NewKey(nl80211.Key{Ifindex: ap.ifindex, Index: index, Cipher: nl80211.CipherCCMP, Data: gtk}); err != nil {
+			return err
+		}
+		return ap.req.SetDefaultGroupKey(ap.ifindex, index)
+	})
 	if port.packet != nil {
 		go func() {
 			<-ctx.Done()
@@ -200,7 +225,64 @@ func (a *WPA2Authenticator) Left(mac net.HardwareAddr) {
 	if a.auth != nil {
 		a.port.forget(mac)
 		a.auth.Disassociated(a.ctx, mac)
+		select {
+		case a.left <- struct{}{}:
+		default: // a rotation is already due
+		}
 	}
+}
+
+// rotate replaces the group key hourly and soon after a station left:
+// a fresh key at the other index (1 or 2), installed in the driver and
+// made the transmit key at once (as hostapd does), then sent to every
+// authorized station with the group key handshake. Stations that miss it
+// are deauthenticated by the handshake's timeout.
+func (a *WPA2Authenticator) rotate(ctx context.Context, install func(index int, gtk []byte) error) {
+	tick := time.NewTicker(a.GroupRekey)
+	defer tick.Stop()
+	var soon <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.left:
+			if soon == nil {
+				soon = time.After(rekeyAfterLeave)
+			}
+			continue
+		case <-soon:
+			soon = nil
+		case <-tick.C:
+		}
+		gtk := make([]byte, 16)
+		if _, err := rand.Read(gtk); err != nil {
+			a.log.Error("group key rotation: no randomness", "err", err)
+			continue
+		}
+		index := 3 - a.gtkIndex
+		if err := install(index, gtk); err != nil {
+			a.log.Error("group key rotation: installing the new key failed; keeping the old one", "index", index, "err", err)
+			continue
+		}
+		a.gtkIndex = index
+		a.auth.Rekey(ctx, gtk, index)
+		a.mu.Lock()
+		a.rekeys++
+		a.mu.Unlock()
+		a.log.Info("group key rotated", "index", index)
+	}
+}
+
+// Counters returns the group key rotations and the EAPOL message 2s
+// dropped for a bad MIC (wrong passphrase or forged).
+func (a *WPA2Authenticator) Counters() (rekeys, badMIC uint64) {
+	a.mu.Lock()
+	rekeys = a.rekeys
+	a.mu.Unlock()
+	if a.auth != nil {
+		badMIC = a.auth.BadMIC()
+	}
+	return rekeys, badMIC
 }
 
 // radioPort is wpa.Port on an AP. The wpa.Port methods run on the

@@ -2,15 +2,18 @@ package ap
 
 import (
 	"bytes"
+	"context"
 	"crypto/pbkdf2"
 	"crypto/sha1"
 	"encoding/binary"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kibitzbox/kibitzbox/internal/ieee80211"
 	"github.com/kibitzbox/kibitzbox/internal/nl80211"
@@ -256,5 +259,94 @@ func TestCountryElementFromChannels(t *testing.T) {
 	}
 	if err := checkChannel(w, 40); err == nil || !strings.Contains(err.Error(), "usable") {
 		t.Errorf("channel 40 (absent): %v", err)
+	}
+}
+
+// nullPort is a wpa.Port with no stations behind it.
+type nullPort struct{}
+
+func (nullPort) SendEAPOL(net.HardwareAddr, []byte) error          { return nil }
+func (nullPort) InstallPairwiseKey(net.HardwareAddr, []byte) error { return nil }
+func (nullPort) Authorize(net.HardwareAddr) error                  { return nil }
+func (nullPort) Deauthenticate(net.HardwareAddr, uint16) error     { return nil }
+
+type installed struct {
+	index int
+	gtk   []byte
+}
+
+// rotationFixture runs rotate with a recording installer instead of
+// nl80211.
+func rotationFixture(t *testing.T, every time.Duration) (*WPA2Authenticator, chan installed) {
+	t.Helper()
+	a, err := NewWPA2Authenticator(WPA2Ours, "K", "abcdefgh2345", slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.GroupRekey = every
+	auth, err := wpa.NewAuthenticator(wpa.Config{BSSID: net.HardwareAddr{2, 0, 0, 0, 0, 0}, PMK: a.pmk,
+		GTK: bytes.Repeat([]byte{1}, 16), GTKIndex: 1, Logger: a.log}, nullPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	a.ctx, a.auth, a.port, a.gtkIndex = ctx, auth, &radioPort{keyed: map[string]bool{}}, 1
+	go auth.Run(ctx)
+	keys := make(chan installed, 16)
+	go a.rotate(ctx, func(index int, gtk []byte) error {
+		keys <- installed{index, bytes.Clone(gtk)}
+		return nil
+	})
+	return a, keys
+}
+
+func nextKey(t *testing.T, keys chan installed) installed {
+	t.Helper()
+	select {
+	case k := <-keys:
+		return k
+	case <-time.After(10 * time.Second):
+		t.Fatal("no new group key installed")
+		return installed{}
+	}
+}
+
+// Issue 13 item 6: the group key changes when a station leaves (a burst
+// of leaves makes one change) ...
+func TestGroupKeyRotatesWhenAStationLeaves(t *testing.T) {
+	a, keys := rotationFixture(t, time.Hour)
+	for i := range 5 {
+		a.Left(net.HardwareAddr{2, 0, 0, 0, 0, byte(i)})
+	}
+	k := nextKey(t, keys)
+	if k.index != 2 || len(k.gtk) != 16 || bytes.Equal(k.gtk, bytes.Repeat([]byte{1}, 16)) {
+		t.Fatalf("after leaves: installed %+v, want a fresh 16-byte key at index 2", k)
+	}
+	a.Left(net.HardwareAddr{2, 0, 0, 0, 0, 9})
+	k2 := nextKey(t, keys)
+	if k2.index != 1 || bytes.Equal(k2.gtk, k.gtk) {
+		t.Fatalf("next leave: installed %+v, want a fresh key back at index 1", k2)
+	}
+	if rekeys, _ := a.Counters(); rekeys < 2 {
+		t.Errorf("rekeys = %d, want >= 2", rekeys)
+	}
+}
+
+// ... and on its timer (hourly on the box).
+func TestGroupKeyRotatesOnTimer(t *testing.T) {
+	_, keys := rotationFixture(t, 20*time.Millisecond)
+	seen := map[string]bool{}
+	want := 2
+	for range 4 {
+		k := nextKey(t, keys)
+		if k.index != want {
+			t.Fatalf("installed at index %d, want %d (the indices alternate)", k.index, want)
+		}
+		if seen[string(k.gtk)] {
+			t.Fatal("a group key came back")
+		}
+		seen[string(k.gtk)] = true
+		want = 3 - want
 	}
 }

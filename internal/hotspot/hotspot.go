@@ -183,6 +183,7 @@ type service struct {
 	doc          status.Hotspot
 	authFailures uint64
 	ap           *ap.AP
+	auth         ap.Authenticator
 	dhcp         *dhcpd.Server
 	dns          *dnsd.Server
 }
@@ -265,7 +266,7 @@ func (s *service) run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 		s.mu.Lock()
-		s.ap, s.dhcp, s.dns = nil, nil, nil
+		s.ap, s.auth, s.dhcp, s.dns = nil, nil, nil, nil
 		s.mu.Unlock()
 	}()
 	if err := LoadModules(cfg.ModuleRoot, cfg.Modules, s.log); err != nil {
@@ -333,7 +334,7 @@ func (s *service) run(ctx context.Context) error {
 		<-radio.Done()
 	}()
 	s.mu.Lock()
-	s.ap = radio
+	s.ap, s.auth = radio, auth
 	s.mu.Unlock()
 
 	svcErr := make(chan error, 2)
@@ -578,11 +579,11 @@ func (s *service) configureInterface(nl *nl80211.Conn, ifc nl80211.Interface) er
 func (s *service) document() any {
 	s.mu.Lock()
 	doc := s.doc
-	ap, dhcp := s.ap, s.dhcp
+	radio, dhcp := s.ap, s.dhcp
 	s.mu.Unlock()
 	doc.Stations = []status.Station{}
-	if ap != nil && doc.State == status.StateRunning {
-		stas, err := ap.Stations()
+	if radio != nil && doc.State == status.StateRunning {
+		stas, err := radio.Stations()
 		if err != nil {
 			s.log.Debug("station dump for status", "err", err)
 		}
@@ -612,10 +613,10 @@ func (s *service) writeMetrics(w *metrics.Writer) {
 	w.Gauge("kb_hotspot_leases", "Active DHCP leases.", float64(len(doc.Leases)), nil)
 	w.Gauge("kb_hotspot_uptime_seconds", "Seconds since the hotspot process started.", time.Since(s.started).Seconds(), nil)
 	s.mu.Lock()
-	ap, dhcp, dns := s.ap, s.dhcp, s.dns
+	radio, dhcp, dns := s.ap, s.dhcp, s.dns
 	s.mu.Unlock()
-	if ap != nil {
-		joins, leaves, frames := ap.Counters()
+	if radio != nil {
+		joins, leaves, frames := radio.Counters()
 		w.Counter("kb_hotspot_station_joins_total", "Stations that associated.", float64(joins), nil)
 		w.Counter("kb_hotspot_station_leaves_total", "Stations that left or were removed.", float64(leaves), nil)
 		for _, k := range slices.Sorted(maps.Keys(frames)) {
@@ -623,9 +624,14 @@ func (s *service) writeMetrics(w *metrics.Writer) {
 		}
 	}
 	s.mu.Lock()
-	failures := s.authFailures
+	failures, auth := s.authFailures, s.auth
 	s.mu.Unlock()
 	w.Counter("kb_hotspot_auth_failures_total", "Stations that failed the WPA2 handshake (wrong passphrase, timeout).", float64(failures), nil)
+	if w2, ok := auth.(*ap.WPA2Authenticator); ok {
+		rekeys, badMIC := w2.Counters()
+		w.Counter("kb_hotspot_eapol_bad_mic_total", "EAPOL message 2s dropped for a bad MIC (wrong passphrase or forged).", float64(badMIC), nil)
+		w.Counter("kb_hotspot_group_rekeys_total", "Group key rotations (a station left, or hourly).", float64(rekeys), nil)
+	}
 	if dhcp != nil {
 		dhcp.WriteMetrics(w)
 	}

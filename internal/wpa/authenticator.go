@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/kibitzbox/kibitzbox/internal/ratelog"
 )
 
 // Port is how the authenticator reaches the radio: the nl80211 control port
@@ -67,6 +69,8 @@ type station struct {
 	attempts int
 	timer    *time.Timer
 	gen      int // invalidates stale timers
+	badMIC   int // message 2s with a bad MIC in this handshake
+	gtkGen   int // the authenticator's gtkGen when message 3 or group message 1 went out
 }
 
 type event struct {
@@ -93,11 +97,14 @@ type Authenticator struct {
 	events chan event
 	log    *slog.Logger
 
-	mu       sync.Mutex // guards limiter and dropped, touched by Receive
+	mu       sync.Mutex // guards limiters, dropped and badMIC
 	limiters map[string]*rate.Limiter
 	dropped  uint64
+	badMIC   uint64
+	limited  *ratelog.Logger
 
 	stations map[string]*station
+	gtkGen   int // counts group key changes (Rekey)
 }
 
 // NewAuthenticator checks cfg and returns an authenticator; call Run.
@@ -132,6 +139,7 @@ func NewAuthenticator(cfg Config, port Port) (*Authenticator, error) {
 		events:   make(chan event, 256),
 		log:      cfg.Logger,
 		limiters: map[string]*rate.Limiter{},
+		limited:  ratelog.New(cfg.Logger, 10*time.Second, time.Now),
 		stations: map[string]*station{},
 	}, nil
 }
@@ -192,6 +200,14 @@ func (a *Authenticator) Dropped() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.dropped
+}
+
+// BadMIC counts EAPOL-Key message 2s dropped for a bad MIC: a wrong
+// passphrase, or a frame forged by someone in radio range.
+func (a *Authenticator) BadMIC() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.badMIC
 }
 
 func (a *Authenticator) post(ctx context.Context, e event) {
@@ -259,6 +275,9 @@ func (a *Authenticator) handle(ctx context.Context, e event) {
 		a.frame(ctx, s, e.frame)
 	case evRekey:
 		a.cfg.GTK, a.cfg.GTKIndex = e.frame, e.gen
+		a.gtkGen++
+		// Stations still in the 4-way handshake get the new key with
+		// message 3, or a group handshake once it completes.
 		for _, s := range a.stations {
 			if s.phase == established || s.phase == awaitGroupMsg2 {
 				s.phase, s.attempts = awaitGroupMsg2, 0
@@ -284,6 +303,13 @@ func (a *Authenticator) arm(s *station) {
 
 func (a *Authenticator) retry(ctx context.Context, s *station) {
 	if s.attempts >= a.cfg.Attempts {
+		if s.phase == awaitMsg2 && s.badMIC > 0 {
+			// Every message 2 we got had a bad MIC: most likely a wrong
+			// passphrase (hostapd says the same).
+			a.log.Warn("wrong passphrase from "+s.addr.String(), "bad_mic_frames", s.badMIC)
+			a.fail(s, ReasonHandshakeTimeout, "wrong passphrase")
+			return
+		}
 		a.fail(s, ReasonHandshakeTimeout, "handshake timeout")
 		return
 	}
@@ -313,6 +339,7 @@ func (a *Authenticator) sendMsg1(_ context.Context, s *station) {
 
 func (a *Authenticator) sendMsg3(_ context.Context, s *station) {
 	s.replay++
+	s.gtkGen = a.gtkGen
 	data := append(RSNE(), gtkKDE(a.cfg.GTKIndex, a.cfg.GTK)...)
 	wrapped, err := KeyWrap(s.ptk.KEK, padKeyData(data))
 	if err != nil {
@@ -328,6 +355,7 @@ func (a *Authenticator) sendMsg3(_ context.Context, s *station) {
 
 func (a *Authenticator) sendGroupMsg1(_ context.Context, s *station) {
 	s.replay++
+	s.gtkGen = a.gtkGen
 	wrapped, err := KeyWrap(s.ptk.KEK, padKeyData(gtkKDE(a.cfg.GTKIndex, a.cfg.GTK)))
 	if err != nil {
 		a.log.Error("wpa: wrap group key", "err", err)
@@ -357,8 +385,16 @@ func (a *Authenticator) frame(ctx context.Context, s *station, b []byte) {
 	case s.phase == awaitMsg2 && pairwise && f.Info&KeyInfoSecure == 0:
 		ptk := DerivePTK(a.cfg.PMK, a.cfg.BSSID, s.addr, s.anonce[:], f.Nonce[:])
 		if !verifyMIC(ptk.KCK, b, f) {
-			a.log.Warn("wrong passphrase from " + s.addr.String())
-			a.fail(s, ReasonHandshakeTimeout, "wrong passphrase")
+			// Dropped, never a deauthentication: anyone in radio range
+			// can forge a message 2, and must not be able to kick a
+			// joining station. Message 1 is resent as the timer says;
+			// after the last attempt a station whose every message 2
+			// had a bad MIC is told apart as a wrong passphrase.
+			s.badMIC++
+			a.mu.Lock()
+			a.badMIC++
+			a.mu.Unlock()
+			a.limited.Log(slog.LevelWarn, "bad_mic", "wpa: EAPOL message 2 with a bad MIC dropped (wrong passphrase or forged)", "sta", s.addr.String())
 			return
 		}
 		if s.rsne != nil {
@@ -390,6 +426,11 @@ func (a *Authenticator) frame(ctx context.Context, s *station, b []byte) {
 		if a.cfg.OnComplete != nil {
 			a.cfg.OnComplete(s.addr)
 		}
+		if s.gtkGen != a.gtkGen {
+			// The group key changed after message 3 carried the old one.
+			s.phase, s.attempts = awaitGroupMsg2, 0
+			a.sendGroupMsg1(ctx, s)
+		}
 	case s.phase == awaitGroupMsg2 && !pairwise:
 		if !verifyMIC(s.ptk.KCK, b, f) {
 			return
@@ -397,6 +438,11 @@ func (a *Authenticator) frame(ctx context.Context, s *station, b []byte) {
 		s.timer.Stop()
 		s.gen++
 		s.phase = established
+		if s.gtkGen != a.gtkGen {
+			// Another rekey came while this one was under way.
+			s.phase, s.attempts = awaitGroupMsg2, 0
+			a.sendGroupMsg1(ctx, s)
+		}
 	}
 }
 

@@ -30,8 +30,9 @@ func (r *radio) SendEAPOL(sta net.HardwareAddr, frame []byte) error {
 	r.mu.Lock()
 	s := r.sups[sta.String()]
 	r.sent[sta.String()]++
+	silent := s != nil && s.silent
 	r.mu.Unlock()
-	if s != nil && !s.silent {
+	if s != nil && !silent {
 		// Deliver asynchronously, as a radio would.
 		go func() {
 			if reply := s.handle(frame); reply != nil {
@@ -68,7 +69,7 @@ func (r *radio) Deauthenticate(sta net.HardwareAddr, reason uint16) error {
 type supplicant struct {
 	addr, bssid net.HardwareAddr
 	pmk         []byte
-	silent      bool
+	silent      bool // under radio.mu
 
 	mu     sync.Mutex
 	snonce [32]byte
@@ -217,12 +218,75 @@ func TestHandshakeWrongPassphrase(t *testing.T) {
 	if fx.radio.deauth[s.addr.String()] != ReasonHandshakeTimeout {
 		t.Errorf("deauth reason = %d", fx.radio.deauth[s.addr.String()])
 	}
+	// Each message 2 was dropped and message 1 resent, as hostapd does;
+	// only the last timeout ended the handshake.
+	if n := fx.radio.sent[s.addr.String()]; n != 4 {
+		t.Errorf("message 1 sent %d times, want 4", n)
+	}
+	if n := fx.auth.BadMIC(); n != 4 {
+		t.Errorf("BadMIC = %d, want 4", n)
+	}
+}
+
+// Issue 13 item 6: a forged message 2 (bad MIC, right replay counter) is
+// dropped and counted; it neither deauthenticates the station nor stops
+// its handshake, which completes with the real message 2.
+func TestForgedMessage2DroppedNotDeauth(t *testing.T) {
+	fx := newFixture(t, 300*time.Millisecond)
+	s := fx.station(8, "correct horse")
+	fx.radio.mu.Lock()
+	s.silent = true
+	fx.radio.mu.Unlock()
+	fx.auth.Associated(context.Background(), s.addr, RSNE())
+	for fx.sentTo(s.addr) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// The attacker saw message 1 (replay counter 1) over the air and
+	// answers first, without the PMK.
+	var nonce [32]byte
+	rand.Read(nonce[:])
+	forged := KeyFrame{Info: KeyInfoVersion2 | KeyInfoPairwise | KeyInfoMIC, ReplayCounter: 1, Nonce: nonce, Data: RSNE()}
+	fx.auth.Receive(s.addr, sign(bytes.Repeat([]byte{0x66}, 16), &forged))
+	for fx.auth.BadMIC() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	fx.radio.mu.Lock()
+	_, kicked := fx.radio.deauth[s.addr.String()]
+	s.silent = false // the real station answers the resent message 1
+	fx.radio.mu.Unlock()
+	if kicked {
+		t.Fatal("a forged message 2 deauthenticated the station")
+	}
+	if got := wait(t, fx.done, "completion after the forged message 2"); got != s.addr.String() {
+		t.Fatalf("completed %s", got)
+	}
+	select {
+	case f := <-fx.failures:
+		t.Fatalf("failure %q", f)
+	default:
+	}
+	fx.radio.mu.Lock()
+	defer fx.radio.mu.Unlock()
+	if _, kicked := fx.radio.deauth[s.addr.String()]; kicked || !fx.radio.authorized[s.addr.String()] {
+		t.Errorf("deauthenticated %v, authorized %v; want authorized only", kicked, fx.radio.authorized[s.addr.String()])
+	}
+	if n := fx.auth.BadMIC(); n != 1 {
+		t.Errorf("BadMIC = %d, want 1", n)
+	}
+}
+
+func (fx *fixture) sentTo(sta net.HardwareAddr) int {
+	fx.radio.mu.Lock()
+	defer fx.radio.mu.Unlock()
+	return fx.radio.sent[sta.String()]
 }
 
 func TestHandshakeTimeoutRetries(t *testing.T) {
 	fx := newFixture(t, 20*time.Millisecond)
 	s := fx.station(3, "correct horse")
+	fx.radio.mu.Lock()
 	s.silent = true
+	fx.radio.mu.Unlock()
 	fx.auth.Associated(context.Background(), s.addr, RSNE())
 	if got := wait(t, fx.failures, "timeout"); got != s.addr.String()+" handshake timeout" {
 		t.Fatalf("failure = %q", got)
@@ -237,10 +301,12 @@ func TestHandshakeTimeoutRetries(t *testing.T) {
 func TestFloodDoesNotStarveOthers(t *testing.T) {
 	fx := newFixture(t, time.Second)
 	flooder := fx.station(4, "correct horse")
+	fx.radio.mu.Lock()
 	flooder.silent = true
+	fx.radio.mu.Unlock()
 	fx.auth.Associated(context.Background(), flooder.addr, RSNE())
 	junk := (&KeyFrame{Info: KeyInfoVersion2 | KeyInfoPairwise | KeyInfoMIC, ReplayCounter: 99}).Marshal()
-	stop := make(chan struct{})
+	stop, flooding := make(chan struct{}), make(chan struct{})
 	go func() {
 		for i := 0; i < 200000; i++ {
 			select {
@@ -249,9 +315,13 @@ func TestFloodDoesNotStarveOthers(t *testing.T) {
 			default:
 			}
 			fx.auth.Receive(flooder.addr, junk)
+			if i == 1000 {
+				close(flooding)
+			}
 		}
 	}()
 	defer close(stop)
+	<-flooding
 	good := fx.station(5, "correct horse")
 	fx.auth.Associated(context.Background(), good.addr, RSNE())
 	if got := wait(t, fx.done, "the honest station"); got != good.addr.String() {
@@ -285,7 +355,9 @@ func TestGroupRekey(t *testing.T) {
 func TestReplayedMessage2Ignored(t *testing.T) {
 	fx := newFixture(t, time.Second)
 	s := fx.station(7, "correct horse")
+	fx.radio.mu.Lock()
 	s.silent = true
+	fx.radio.mu.Unlock()
 	fx.auth.Associated(context.Background(), s.addr, RSNE())
 	// A message 2 with a stale replay counter and a bad MIC must neither
 	// advance nor fail the handshake.
