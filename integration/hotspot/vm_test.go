@@ -38,7 +38,7 @@ var guestSteps = []string{
 	// WPA2 from here on.
 	"hotspot-restart", "identity-regenerated", "wpa2-status", "hidden", "rescan",
 	"rejoin", "rejoin-b", "redhcp-b", "redhcp", "rehttp", "rehttp-b", "no-isolate", "wpa2-authorized",
-	"sniff", "wrong-pass", "hotspot-restart-wpa2", "rejoin-wpa2", "rejoin-wpa2-ping", "hotspot-stop",
+	"sniff", "forged-msg2", "forged-msg2-ping", "wrong-pass", "hotspot-restart-wpa2", "rejoin-wpa2", "rejoin-wpa2-ping", "hotspot-stop",
 }
 
 func TestHotspotInVM(t *testing.T) {
@@ -265,6 +265,18 @@ func checkWPA2(t *testing.T, results map[string]result) {
 		t.Errorf("sniff: %q", results["sniff"].detail)
 	} else if p, _ := strconv.Atoi(m[1]); p < 20 || m[3] != "0" {
 		t.Errorf("over the air: %s protected and %s clear-text data frames; want >= 20 and 0", m[1], m[3])
+	}
+	// The forged message 2s reached the authenticator and were dropped and
+	// counted, B still joined (the step itself checks the handshake), and
+	// B's leaving before rotated the group key.
+	forge := results["forged-msg2-ping"].detail
+	if m := regexp.MustCompile(`forged (\d+) message 2s`).FindStringSubmatch(forge); m == nil || m[1] == "0" {
+		t.Errorf("forged message 2: nothing forged: %q", forge)
+	}
+	for _, metric := range []string{"kb_hotspot_eapol_bad_mic_total", "kb_hotspot_group_rekeys_total"} {
+		if m := regexp.MustCompile(metric + ` (\d+)`).FindStringSubmatch(forge); m == nil || m[1] == "0" {
+			t.Errorf("after the forged message 2s, %s is 0 or missing: %q", metric, forge)
+		}
 	}
 	if !strings.Contains(results["wrong-pass"].detail, "WRONG_KEY") && !strings.Contains(results["wrong-pass"].detail, "4-Way Handshake failed") {
 		t.Errorf("wrong passphrase: wpa_supplicant did not report a wrong key: %q", results["wrong-pass"].detail)

@@ -24,14 +24,22 @@ func main() {
 	ssid := flag.String("ssid", "Kibitz-0000", "the AP's SSID")
 	flood := flag.Int("flood", 500, "frames in each flood")
 	probesFor := flag.Duration("probes-for", 0, "only send wildcard probe requests, for this long")
+	forgeFor := flag.String("forge-msg2", "", "only forge EAPOL message 2s (bad MIC) for this station's handshakes")
+	forgeTime := flag.Duration("forge-time", 30*time.Second, "how long -forge-msg2 watches")
 	flag.Parse()
 	bssid, err := net.ParseMAC(*bssidFlag)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if *probesFor > 0 {
+	switch {
+	case *forgeFor != "":
+		var sta net.HardwareAddr
+		if sta, err = net.ParseMAC(*forgeFor); err == nil {
+			err = forgeMsg2(*iface, bssid, sta, *forgeTime)
+		}
+	case *probesFor > 0:
 		err = probe(*iface, *probesFor)
-	} else {
+	default:
 		err = run(*iface, bssid, *ssid, *flood)
 	}
 	if err != nil {

@@ -321,6 +321,23 @@ ns b ping -c 10 -i 0.3 10.42.0.1 >/dev/null
 wait $SNIFF_PID || fail sniff "framesniff: $(cat /tmp/sniff.txt)"
 ok sniff "$(cat /tmp/sniff.txt)"
 
+# A forged message 2: the eavesdropper's radio turns attacker. It answers
+# every message 1 to B at once with message 2s it cannot sign (bad MIC);
+# our authenticator drops and counts them (no deauthentication), and B
+# joins with its real message 2. B's leaving also rotates the group key.
+leave b
+fails_before=$(grep -c "handshake failed\" sta=$MAC_B" $HS_LOG)
+ns m /frameinject -iface wlan3 -forge-msg2 $MAC_B -forge-time 25s > /tmp/forge.txt 2>&1 &
+FORGE_PID=$!
+sleep 1
+join forged-msg2 b
+ns b ping -c 1 -W 3 10.42.0.1 >/dev/null || retry 3 ns b ping -c 1 -W 3 10.42.0.1 >/dev/null || fail forged-msg2-ping "B cannot reach the box"
+kill $FORGE_PID 2>/dev/null
+wait $FORGE_PID
+[ "$(grep -c "handshake failed\" sta=$MAC_B" $HS_LOG)" = "$fails_before" ] || fail forged-msg2-ping "B's handshake failed: $(grep "sta=$MAC_B" $HS_LOG | tail -n 3 | tr '\n' ' ')"
+wget -q -O /tmp/metrics.txt http://127.0.0.1:8078/metrics
+ok forged-msg2-ping "$(cat /tmp/forge.txt) $(grep -E '^kb_hotspot_(eapol_bad_mic|group_rekeys)_total' /tmp/metrics.txt | tr '\n' ' ')"
+
 # A wrong passphrase: B is refused at message 2 and deauthenticated, the
 # status names it, and A keeps working meanwhile.
 leave b
