@@ -27,13 +27,15 @@ import (
 const vmTimeout = 8 * time.Minute
 
 // hwsimModules are loaded in this order by the guest's init.
-// (ctr and ccm are CCMP's crypto for WPA2.)
-var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio_ring", "virtio", "ctr", "ccm", "mac80211_hwsim"}
+// (ctr and ccm are CCMP's crypto for WPA2; crc32c_generic to nf_tables
+// are the guest packet filter's nftables.)
+var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio_ring", "virtio", "ctr", "ccm",
+	"crc32c_generic", "libcrc32c", "nfnetlink", "nf_tables", "mac80211_hwsim"}
 
 // guestSteps are the checks init.sh reports, in order.
 var guestSteps = []string{
-	"modules", "netns", "bad-channel", "hotspot-start", "scan", "associate", "station-arrives",
-	"dhcp", "dns", "http", "lease-status", "join-b", "dhcp-b", "isolate",
+	"modules", "netns", "bad-channel", "hotspot-start", "guest-guard", "scan", "associate", "station-arrives",
+	"dhcp", "dns", "http", "source-guard", "lease-status", "join-b", "dhcp-b", "isolate",
 	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone",
 	// WPA2 from here on.
 	"hotspot-restart", "identity-regenerated", "wpa2-status", "hidden", "rescan",

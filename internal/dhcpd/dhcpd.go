@@ -47,6 +47,11 @@ type Config struct {
 	// nobody outside the Wi-Fi (and no made-up MAC) can take addresses.
 	// Nil serves every MAC (tests, a wired lab setup).
 	Associated func(mac net.HardwareAddr) bool
+	// OnLeasesChange, if set, gets the bound, unexpired leases when Run
+	// starts and after every binding change, before the client hears its
+	// ACK (the hotspot's source guard lets each MAC use only its lease).
+	// It runs on the server's goroutine.
+	OnLeasesChange func([]status.Lease)
 	// Logger receives the server's logs; slog.Default() if nil.
 	Logger *slog.Logger
 }
@@ -209,6 +214,12 @@ func (s *Server) save() {
 	}
 }
 
+func (s *Server) leasesChanged() {
+	if s.cfg.OnLeasesChange != nil {
+		s.cfg.OnLeasesChange(s.Leases())
+	}
+}
+
 // saveIfDirty retries a failed write.
 func (s *Server) saveIfDirty() {
 	s.mu.Lock()
@@ -259,10 +270,12 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn) error {
 				s.table.sweep(s.now())
 				s.mu.Unlock()
 				s.saveIfDirty()
+				s.leasesChanged() // expired leases leave the guard too
 			}
 		}
 	}()
 	defer s.saveIfDirty()
+	s.leasesChanged()
 	s.log.Info("dhcpd serving", "interface", s.cfg.Interface, "server", s.cfg.ServerIP,
 		"pool", s.cfg.PoolStart.String()+"-"+s.cfg.PoolEnd.String(), "lease", s.cfg.LeaseTime)
 
@@ -280,6 +293,7 @@ func (s *Server) serve(ctx context.Context, conn net.PacketConn) error {
 			// Persist before the ACK leaves: after a power cut the box
 			// must not forget an address a phone was told it owns.
 			s.save()
+			s.leasesChanged()
 		}
 		if reply != nil {
 			if _, err := conn.WriteTo(reply.ToBytes(), dst); err != nil {

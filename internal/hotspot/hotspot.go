@@ -23,6 +23,7 @@ import (
 	"github.com/kibitzbox/kibitzbox/internal/ap"
 	"github.com/kibitzbox/kibitzbox/internal/dhcpd"
 	"github.com/kibitzbox/kibitzbox/internal/dnsd"
+	"github.com/kibitzbox/kibitzbox/internal/guestguard"
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
 	"github.com/kibitzbox/kibitzbox/internal/nl80211"
 	"github.com/kibitzbox/kibitzbox/internal/status"
@@ -58,6 +59,10 @@ type Config struct {
 	WiFiWait          time.Duration
 	MaxStations       int
 	InactivityTimeout time.Duration
+	// NoGuestGuard leaves out the guest packet filter (internal/guestguard:
+	// source guard, guest services only on the AP, no forwarding). Only
+	// for labs: on the box the AP does not start without it.
+	NoGuestGuard bool
 	// GuardAdmin drops TCP to gokrazy's admin ports arriving on the AP
 	// interface (internal/adminguard), except from AdminMACs.
 	GuardAdmin bool
@@ -186,6 +191,7 @@ type service struct {
 	auth         ap.Authenticator
 	dhcp         *dhcpd.Server
 	dns          *dnsd.Server
+	guard        *guestguard.Guard
 }
 
 // Run runs the hotspot until ctx ends.
@@ -266,7 +272,7 @@ func (s *service) run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 		s.mu.Lock()
-		s.ap, s.auth, s.dhcp, s.dns = nil, nil, nil, nil
+		s.ap, s.auth, s.dhcp, s.dns, s.guard = nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	}()
 	if err := LoadModules(cfg.ModuleRoot, cfg.Modules, s.log); err != nil {
@@ -311,6 +317,26 @@ func (s *service) run(ctx context.Context) error {
 	}
 	if err := s.configureInterface(nl, ifc); err != nil {
 		return err
+	}
+	if !cfg.NoGuestGuard {
+		// Fail closed: without the guard a guest could spoof others and
+		// the venue LAN would reach the guest services.
+		guard, err := guestguard.Install(guestguard.Config{Interface: ifc.Name})
+		if err != nil {
+			return fmt.Errorf("guest packet filter not installed, so the AP stays off: %w", err)
+		}
+		defer func() {
+			if err := guestguard.Remove(0); err != nil {
+				s.log.Warn("removing the guest packet filter", "err", err)
+			}
+		}()
+		if err := guestguard.DisableForwarding("/proc"); err != nil {
+			return fmt.Errorf("forwarding not turned off, so the AP stays off: %w", err)
+		}
+		s.mu.Lock()
+		s.guard = guard
+		s.mu.Unlock()
+		s.log.Info("guest packet filter installed", "iface", ifc.Name, "guest_ports", guestguard.DefaultPorts)
 	}
 	if cfg.GuardAdmin {
 		s.guardAdmin(ifc.Name)
@@ -424,7 +450,7 @@ func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, 
 		Interface: ifname, ServerIP: cfg.Address.Addr(), Prefix: cfg.Address.Masked(),
 		PoolStart: start, PoolEnd: end, CaptivePortalURL: cfg.CaptiveURL,
 		LeaseFile: filepath.Join(cfg.StateDir, "leases.json"), Associated: s.associated,
-		Logger: s.log.With("svc", "dhcp"),
+		OnLeasesChange: s.leasesChanged, Logger: s.log.With("svc", "dhcp"),
 	})
 	if err != nil {
 		return fmt.Errorf("DHCP server: %w", err)
@@ -453,6 +479,27 @@ func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, 
 		}
 	}()
 	return nil
+}
+
+// leasesChanged gives the source guard the current leases.
+func (s *service) leasesChanged(leases []status.Lease) {
+	s.mu.Lock()
+	guard := s.guard
+	s.mu.Unlock()
+	if guard == nil {
+		return
+	}
+	var gl []guestguard.Lease
+	for _, l := range leases {
+		mac, err1 := net.ParseMAC(l.MAC)
+		ip, err2 := netip.ParseAddr(l.IP)
+		if err1 == nil && err2 == nil {
+			gl = append(gl, guestguard.Lease{MAC: mac, IP: ip})
+		}
+	}
+	if err := guard.SetLeases(gl); err != nil {
+		s.log.Error("source guard not updated; new guests may be dropped", "err", err)
+	}
 }
 
 // associated tells the DHCP server whether a MAC is one of our stations.

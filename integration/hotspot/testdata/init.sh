@@ -45,8 +45,9 @@ retry() {
 	return 1
 }
 
-# ctr and ccm: CCMP keys (NEW_KEY) fail without them.
-for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio ctr ccm; do
+# ctr and ccm: CCMP keys (NEW_KEY) fail without them; crc32c_generic to
+# nf_tables: the guest packet filter, without which the AP does not start.
+for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio ctr ccm crc32c_generic libcrc32c nfnetlink nf_tables; do
 	insmod "$(find /lib/modules -name $m.ko)" || fail modules "insmod $m"
 done
 insmod "$(find /lib/modules -name mac80211_hwsim.ko)" radios=4 || fail modules "insmod mac80211_hwsim"
@@ -104,6 +105,10 @@ rc=$?
 ok bad-channel "$err_line"
 
 start_hotspot hotspot-start --security=open
+# The guest packet filter is in place and forwarding is off.
+grep -q 'guest packet filter installed' $HS_LOG || fail guest-guard "hotspot log: no 'guest packet filter installed'"
+[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail guest-guard "ip_forward is $(cat /proc/sys/net/ipv4/ip_forward)"
+ok guest-guard
 wget -q -O /tmp/status.json $STATUS
 echo "KBVM status-json $(tr -d '\n\t' < /tmp/status.json)"
 
@@ -189,6 +194,12 @@ ns a nslookup anything.example.com 10.42.0.1 > /tmp/dns.txt 2>&1
 grep -q '^Address: 10.42.0.1$' /tmp/dns.txt || fail dns "$(tr '\n\t' '  ' < /tmp/dns.txt)"
 ok dns "anything.example.com=10.42.0.1"
 http_ok http
+# Source guard: from an address that is not its lease, A reaches nothing.
+ns a ip addr add 10.42.0.99/24 dev wlan1
+if ns a ping -c 2 -W 2 -I 10.42.0.99 10.42.0.1 >/dev/null 2>&1; then fail source-guard "a spoofed source reached the box"; fi
+ns a ip addr del 10.42.0.99/24 dev wlan1
+ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || fail source-guard "the leased source no longer reaches the box"
+ok source-guard
 retry 5 status_has "\"ip\": \"10.42.0." || fail lease-status "status lists no lease"
 ok lease-status
 
