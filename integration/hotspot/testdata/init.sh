@@ -343,8 +343,7 @@ FORGE_PID=$!
 sleep 1
 join forged-msg2 b
 ns b ping -c 1 -W 3 10.42.0.1 >/dev/null || retry 3 ns b ping -c 1 -W 3 10.42.0.1 >/dev/null || fail forged-msg2-ping "B cannot reach the box"
-kill $FORGE_PID 2>/dev/null
-wait $FORGE_PID
+wait $FORGE_PID || fail forged-msg2-ping "frameinject: $(cat /tmp/forge.txt)"
 [ "$(grep -c "handshake failed\" sta=$MAC_B" $HS_LOG)" = "$fails_before" ] || fail forged-msg2-ping "B's handshake failed: $(grep "sta=$MAC_B" $HS_LOG | tail -n 3 | tr '\n' ' ')"
 wget -q -O /tmp/metrics.txt http://127.0.0.1:8078/metrics
 ok forged-msg2-ping "$(cat /tmp/forge.txt) $(grep -E '^kb_hotspot_(eapol_bad_mic|group_rekeys)_total' /tmp/metrics.txt | tr '\n' ' ')"
