@@ -45,9 +45,9 @@ retry() {
 	return 1
 }
 
-# ctr and ccm: CCMP keys (NEW_KEY) fail without them; crc32c_generic to
-# nf_tables: the guest packet filter, without which the AP does not start.
-for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio ctr ccm crc32c_generic libcrc32c nfnetlink nf_tables; do
+# ctr and ccm: CCMP keys (NEW_KEY) fail without them. nf_tables (the
+# guest packet filter) is loaded after the no-guard step below.
+for m in rfkill cfg80211 libarc4 mac80211 virtio_ring virtio ctr ccm; do
 	insmod "$(find /lib/modules -name $m.ko)" || fail modules "insmod $m"
 done
 insmod "$(find /lib/modules -name mac80211_hwsim.ko)" radios=4 || fail modules "insmod mac80211_hwsim"
@@ -103,6 +103,21 @@ wait $BAD_PID
 rc=$?
 [ $rc -eq 0 ] || fail bad-channel "exit status $rc after SIGTERM"
 ok bad-channel "$err_line"
+
+# Without nf_tables the guest packet filter cannot be installed: the AP
+# must stay off (fail closed) and the status must say why.
+/hotspot --state /tmp/noguard --modules "" --security=open >>$HS_LOG 2>&1 &
+NG_PID=$!
+retry 30 status_has '"state": "error"' || fail no-guard "no error state without nf_tables"
+err_line=$(wget -q -O - $STATUS | grep '"error":' | tr -d '\t')
+echo "$err_line" | grep -q 'guest packet filter' || fail no-guard "error does not name the packet filter: $err_line"
+iw dev wlan0 info | grep -q 'type AP' && iw dev wlan0 info | grep -q ssid && fail no-guard "wlan0 beacons without the guard"
+kill $NG_PID
+wait $NG_PID
+ok no-guard "$err_line"
+for m in crc32c_generic libcrc32c nfnetlink nf_tables; do
+	insmod "$(find /lib/modules -name $m.ko)" || fail modules-nft "insmod $m"
+done
 
 start_hotspot hotspot-start --security=open
 # The guest packet filter is in place and forwarding is off.
