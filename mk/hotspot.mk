@@ -7,7 +7,6 @@
 # real clients in network namespaces (mk/net.mk lists their packages).
 APT_PACKAGES += qemu-system-x86 busybox iw wpasupplicant
 DEPS_TARGETS += hotspot-kernel
-TEST_TARGETS += test-hotspot
 
 # The test reads $KIBITZ_VM_CACHE, else the user cache dir; keep both in step.
 HOTSPOT_VM_CACHE ?= $(or $(KIBITZ_VM_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kibitzbox/hotspot-vm)
@@ -22,9 +21,10 @@ hotspot:
 hotspot-kernel:
 	@integration/hotspot/fetch-kernel.sh "$(HOTSPOT_VM_CACHE)"
 
-# The hotspot area's heavy tests (root: namespaces, nftables, the VM).
+# The hotspot area's heavy tests (root: namespaces, nftables, the VM), with
+# the kernel cache this file fills.
 test-hotspot:
-	@echo "== test-hotspot"; KIBITZ_VM_CACHE="$(HOTSPOT_VM_CACHE)" $(GO) test -count=1 -p 1 -timeout 20m -json ./integration/hotspot/... | $(GO) run ./tools/testreport
+	@echo "== integration/hotspot"; KIBITZ_VM_CACHE="$(HOTSPOT_VM_CACHE)" $(GO) test -json $(INTEGRATION_FLAGS) ./integration/hotspot/... | $(GO) run ./tools/testreport
 
 # Raspberry Pi Wi-Fi firmware for the image (mk/image.mk calls this target;
 # config.json maps $(FIRMWARE_DIR), default bin/firmware, to /lib/firmware).
