@@ -43,7 +43,7 @@ var hwsimModules = []string{"rfkill", "cfg80211", "libarc4", "mac80211", "virtio
 
 // guestSteps are the checks init.sh reports, in order.
 var guestSteps = []string{
-	"modules", "netns", "bad-channel", "no-guard", "hotspot-start", "guest-guard", "scan", "associate", "station-arrives",
+	"modules", "netns", "no-guard", "bad-channel", "hotspot-start", "guest-guard", "scan", "associate", "station-arrives",
 	"dhcp", "dns", "http", "source-guard", "lease-status", "join-b", "dhcp-b", "isolate",
 	"station-leaves", "hostile", "join-after-hostile", "join-after-hostile-ping", "ap-gone",
 	// WPA2 from here on.

@@ -90,20 +90,6 @@ start_hotspot() {
 	ok "$step" "pid=$HS_PID"
 }
 
-# A channel the regulatory domain forbids: the hotspot reports state
-# "error" with the reason and keeps retrying instead of exiting.
-/hotspot --state /tmp/badstate --channel 14 --modules "" --security=open >>$HS_LOG 2>&1 &
-BAD_PID=$!
-retry 30 status_has '"state": "error"' || fail bad-channel "no error state for channel 14"
-err_line=$(wget -q -O - $STATUS | grep '"error":' | tr -d '\t')
-echo "$err_line" | grep -q 'channel 14' || fail bad-channel "error does not name the channel: $err_line"
-kill -0 $BAD_PID 2>/dev/null || fail bad-channel "hotspot exited"
-kill $BAD_PID
-wait $BAD_PID
-rc=$?
-[ $rc -eq 0 ] || fail bad-channel "exit status $rc after SIGTERM"
-ok bad-channel "$err_line"
-
 # Without nf_tables the guest packet filter cannot be installed: the AP
 # must stay off (fail closed) and the status must say why.
 /hotspot --state /tmp/noguard --modules "" --security=open >>$HS_LOG 2>&1 &
@@ -118,6 +104,20 @@ ok no-guard "$err_line"
 for m in crc32c_generic libcrc32c nfnetlink nf_tables; do
 	insmod "$(find /lib/modules -name $m.ko)" || fail modules-nft "insmod $m"
 done
+
+# A channel the regulatory domain forbids: the hotspot reports state
+# "error" with the reason and keeps retrying instead of exiting.
+/hotspot --state /tmp/badstate --channel 14 --modules "" --security=open >>$HS_LOG 2>&1 &
+BAD_PID=$!
+retry 30 status_has '"state": "error"' || fail bad-channel "no error state for channel 14"
+err_line=$(wget -q -O - $STATUS | grep '"error":' | tr -d '\t')
+echo "$err_line" | grep -q 'channel 14' || fail bad-channel "error does not name the channel: $err_line"
+kill -0 $BAD_PID 2>/dev/null || fail bad-channel "hotspot exited"
+kill $BAD_PID
+wait $BAD_PID
+rc=$?
+[ $rc -eq 0 ] || fail bad-channel "exit status $rc after SIGTERM"
+ok bad-channel "$err_line"
 
 start_hotspot hotspot-start --security=open
 # The guest packet filter is in place and forwarding is off.
