@@ -84,7 +84,7 @@ start_hotspot() {
 	step=$1; shift
 	# --modules names an already loaded module: finit_module must tolerate EEXIST.
 	/hotspot --state /state --country DE --channel 6 --modules mac80211_hwsim \
-		--captive-url http://10.42.0.1/captive-portal/api.json --inactivity 2m --debug "$@" >>$HS_LOG 2>&1 &
+		--captive-url http://10.42.0.1/captive-portal/api.json --inactivity 2m --log-level debug "$@" >>$HS_LOG 2>&1 &
 	HS_PID=$!
 	retry 60 status_has '"state": "running"' || fail "$step" "hotspot did not reach running"
 	ok "$step" "pid=$HS_PID"
