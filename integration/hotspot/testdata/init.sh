@@ -353,7 +353,7 @@ ok sniff "$(cat /tmp/sniff.txt)"
 # joins with its real message 2. B's leaving also rotates the group key.
 leave b
 fails_before=$(grep -c "handshake failed\" sta=$MAC_B" $HS_LOG)
-ns m /frameinject -iface wlan3 -forge-msg2 $MAC_B -forge-time 25s > /tmp/forge.txt 2>&1 &
+ns m /frameinject -iface wlan3 -forge-msg2 $MAC_B -forge-time 120s > /tmp/forge.txt 2>&1 &
 FORGE_PID=$!
 sleep 1
 join forged-msg2 b
