@@ -27,6 +27,7 @@ func main() {
 	fs.StringVar(&cfg.Passphrase, "passphrase", "", "WPA2 passphrase (default: generated; persisted)")
 	fs.StringVar(&cfg.Country, "country", hotspot.DefaultCountry, "regulatory country, ISO 3166 alpha-2 (00 = world)")
 	fs.IntVar(&cfg.Channel, "channel", hotspot.DefaultChannel, "Wi-Fi channel (1, 6 or 11 are safe everywhere)")
+	fs.IntVar(&cfg.AirBudgetKbps, "air-budget-kbps", 0, "relayed media rate in kb/s the guests share, published for the hub; 0 = the default for the band and width (docs/air.md)")
 	fs.BoolVar(&cfg.Hidden, "hidden", false, "do not broadcast the SSID")
 	fs.BoolVar(&cfg.APIsolate, "ap-isolate", true, "stop guests from talking to each other directly")
 	fs.StringVar(&address, "address", hotspot.DefaultAddress.String(), "the box's address and prefix on the AP")

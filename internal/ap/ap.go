@@ -110,6 +110,7 @@ type AP struct {
 	mu       sync.Mutex
 	stations map[string]*mlmeStation // softmac MLME state by MAC
 	fullmac  map[string]bool         // stations the firmware associated (fullmac)
+	banned   map[string]time.Time    // MACs the operator kicked, until when
 	frames   map[string]uint64       // received management frames by kind
 	joins    uint64
 	leaves   uint64
@@ -157,6 +158,7 @@ func Start(ctx context.Context, cfg Config) (*AP, error) {
 		softmac:  !cfg.Wiphy.APSME,
 		stations: map[string]*mlmeStation{},
 		fullmac:  map[string]bool{},
+		banned:   map[string]time.Time{},
 		frames:   map[string]uint64{},
 		done:     make(chan struct{}),
 	}
@@ -367,6 +369,12 @@ func (ap *AP) handleEvent(ev nl80211.Event) {
 		}
 		ap.count("fullmac_join")
 		ap.log.Info("station associated", "mac", ev.MAC.String())
+		if ap.isBanned(ev.MAC) {
+			// The firmware has no ban list: remove the station again.
+			ap.count("banned")
+			ap.Deauthenticate(ev.MAC, ieee80211.ReasonUnspecified)
+			return
+		}
 		// The firmware did the association; its request's elements come
 		// with the event, and the authenticator vets them.
 		req := ieee80211.AssocRequest{IEs: ev.IE}
@@ -465,6 +473,11 @@ func (ap *AP) handleAuth(f ieee80211.Frame) {
 		return
 	}
 	mac := append(net.HardwareAddr(nil), f.SA...)
+	if ap.isBanned(mac) {
+		ap.count("banned")
+		ap.send(ap.bss.AuthResponse(mac, auth.Algorithm, ieee80211.StatusUnspecified))
+		return
+	}
 	if auth.Algorithm != 0 {
 		ap.send(ap.bss.AuthResponse(mac, auth.Algorithm, ieee80211.StatusUnsupportedAuthAlg))
 		return
@@ -614,6 +627,42 @@ func (ap *AP) removeStation(mac net.HardwareAddr, why string) {
 		ap.cfg.Auth.Left(mac)
 		ap.log.Info(why, "mac", mac.String())
 	}
+}
+
+// maxBanned bounds the ban list; the oldest ban goes first.
+const maxBanned = 256
+
+// Ban deauthenticates mac and refuses it until the time given (the
+// operator kicked it).
+func (ap *AP) Ban(mac net.HardwareAddr, until time.Time) error {
+	ap.mu.Lock()
+	now := time.Now()
+	for m, t := range ap.banned {
+		if now.After(t) {
+			delete(ap.banned, m)
+		}
+	}
+	if len(ap.banned) >= maxBanned {
+		var oldest string
+		for m, t := range ap.banned {
+			if oldest == "" || t.Before(ap.banned[oldest]) {
+				oldest = m
+			}
+		}
+		delete(ap.banned, oldest)
+	}
+	ap.banned[mac.String()] = until
+	ap.mu.Unlock()
+	err := ap.Deauthenticate(mac, ieee80211.ReasonUnspecified)
+	ap.cfg.Auth.Left(mac)
+	return err
+}
+
+func (ap *AP) isBanned(mac net.HardwareAddr) bool {
+	ap.mu.Lock()
+	defer ap.mu.Unlock()
+	until, ok := ap.banned[mac.String()]
+	return ok && time.Now().Before(until)
 }
 
 // Deauthenticate sends sta a deauthentication and removes it from the

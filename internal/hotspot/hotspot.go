@@ -67,8 +67,11 @@ type Config struct {
 	// interface (internal/adminguard), except from AdminMACs.
 	GuardAdmin bool
 	AdminMACs  []net.HardwareAddr
-	Version    string
-	Logger     *slog.Logger
+	// AirBudgetKbps overrides the air budget the status publishes for the
+	// band and channel width (internal/air); 0 keeps the default.
+	AirBudgetKbps int
+	Version       string
+	Logger        *slog.Logger
 }
 
 // EAPOL transports for the WPA2 authenticator (see ap.ChooseWPA2Mode).
@@ -180,11 +183,16 @@ func pool(p netip.Prefix) (start, end netip.Addr) {
 
 // service holds what the status endpoint shows.
 type service struct {
-	cfg     Config
+	// flags is the configuration from the command line; cfg is what is in
+	// effect: the flags with the settings file's Wi-Fi section over them.
+	flags   Config
 	log     *slog.Logger
 	started time.Time
+	// restart asks the running bring-up to start over with a new cfg.
+	restart chan struct{}
 
 	mu           sync.Mutex
+	cfg          Config
 	doc          status.Hotspot
 	authFailures uint64
 	ap           *ap.AP
@@ -199,7 +207,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.setDefaults(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	s := &service{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	s := &service{flags: cfg, log: cfg.Logger, started: time.Now(), restart: make(chan struct{}, 1)}
+	s.cfg = s.effective()
 	s.doc = status.Hotspot{
 		Version: cfg.Version, State: status.StateStarting, Security: cfg.Security,
 		Channel: cfg.Channel, Country: cfg.Country, Address: cfg.Address.String(),
@@ -209,7 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	statusErr := make(chan error, 1)
 	go func() {
-		err := status.Serve(ctx, cfg.StatusAddr, status.Handler(s.document, s.writeMetrics))
+		err := status.Serve(ctx, cfg.StatusAddr, s.handler())
 		if err != nil {
 			cancel() // without its status endpoint the hotspot is invisible; stop
 		}
@@ -242,6 +251,11 @@ func (s *service) runWithRetry(ctx context.Context) error {
 		if errors.Is(err, ErrNoWiFi) {
 			return err
 		}
+		if errors.Is(err, errRestart) {
+			s.log.Info("restarting the access point with new settings")
+			backoff = retryFirst
+			continue
+		}
 		if err == nil {
 			err = errors.New("hotspot stopped")
 		}
@@ -265,7 +279,13 @@ func (s *service) setState(state, errText string) {
 // run brings the hotspot up once and serves until ctx ends or something
 // fails. Everything it started is stopped before it returns.
 func (s *service) run(ctx context.Context) error {
-	cfg := s.cfg
+	// This bring-up reads the settings in effect now; a restart asked for
+	// before it is already served.
+	select {
+	case <-s.restart:
+	default:
+	}
+	cfg := s.config()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -306,12 +326,15 @@ func (s *service) run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.doc.MaxStations = maxSta
+	s.doc.Channel, s.doc.Country = cfg.Channel, cfg.Country
+	s.doc.Channels = usableChannels(wiphy)
+	s.doc.AirBudgetKbps = airBudget(cfg)
 	s.mu.Unlock()
 	s.log.Info("wireless interface found", "iface", ifc.Name, "mac", ifc.MAC.String(), "wiphy", wiphy.Name,
 		"ap_sme", wiphy.APSME, "ap_psk_offload", wiphy.HasExtFeature(nl80211.ExtFeature4WayHandshakeAPPSK),
 		"max_ap_stations", wiphy.MaxAPAssocSta, "usable_channels", usableChannels(wiphy))
 
-	auth, err := s.authenticator(ifc, wiphy, id)
+	auth, err := s.authenticator(cfg, ifc, wiphy, id)
 	if err != nil {
 		return err
 	}
@@ -371,6 +394,8 @@ func (s *service) run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
+	case <-s.restart:
+		return errRestart
 	case <-radio.Done():
 		return fmt.Errorf("access point on %s stopped unexpectedly", ifc.Name)
 	case err := <-svcErr:
@@ -382,7 +407,7 @@ func (s *service) run(ctx context.Context) error {
 // shown in the status but does not stop the AP: guests still need Wi-Fi,
 // and the UI itself asks for a password.
 func (s *service) guardAdmin(ifname string) {
-	err := adminguard.Install(adminguard.Config{Interface: ifname, AllowMACs: s.cfg.AdminMACs})
+	err := adminguard.Install(adminguard.Config{Interface: ifname, AllowMACs: s.flags.AdminMACs})
 	s.mu.Lock()
 	s.doc.AdminGuard = err == nil
 	s.mu.Unlock()
@@ -390,13 +415,12 @@ func (s *service) guardAdmin(ifname string) {
 		s.log.Error("could not keep guests off the admin UI", "iface", ifname, "err", err)
 		return
 	}
-	s.log.Info("admin UI closed to the Wi-Fi", "iface", ifname, "ports", adminguard.DefaultPorts, "allowed_macs", len(s.cfg.AdminMACs))
+	s.log.Info("admin UI closed to the Wi-Fi", "iface", ifname, "ports", adminguard.DefaultPorts, "allowed_macs", len(s.flags.AdminMACs))
 }
 
 // authenticator returns the network's security: WPA2 unless asked for
 // open or the chip cannot do it. The status shows what is in effect.
-func (s *service) authenticator(ifc nl80211.Interface, wiphy *nl80211.Wiphy, id Identity) (ap.Authenticator, error) {
-	cfg := s.cfg
+func (s *service) authenticator(cfg Config, ifc nl80211.Interface, wiphy *nl80211.Wiphy, id Identity) (ap.Authenticator, error) {
 	security, fallback := cfg.Security, ""
 	if security == SecurityWPA2 {
 		if why := ap.BrokenEncryptedAP(cfg.SysRoot, ifc.Name); why != "" {
@@ -444,7 +468,7 @@ func (s *service) authFailed(mac net.HardwareAddr, reason string) {
 }
 
 func (s *service) startNetworkServices(ctx context.Context, wg *sync.WaitGroup, ifname string, errs chan<- error) error {
-	cfg := s.cfg
+	cfg := s.config()
 	start, end := pool(cfg.Address)
 	dhcp, err := dhcpd.New(dhcpd.Config{
 		Interface: ifname, ServerIP: cfg.Address.Addr(), Prefix: cfg.Address.Masked(),
@@ -514,15 +538,15 @@ func (s *service) associated(mac net.HardwareAddr) bool {
 // (RequireWiFi) or goes idle and keeps looking, so that gokrazy never
 // restarts us in a loop on a box without Wi-Fi.
 func (s *service) waitForInterface(ctx context.Context) (nl80211.Interface, *nl80211.Wiphy, error) {
-	deadline := time.Now().Add(s.cfg.WiFiWait)
+	deadline := time.Now().Add(s.flags.WiFiWait)
 	idle := false
 	for {
-		ifc, w, err := findAPInterface(s.cfg.Interface)
+		ifc, w, err := findAPInterface(s.flags.Interface)
 		if err == nil {
 			return ifc, w, nil
 		}
 		if !idle && time.Now().After(deadline) {
-			if s.cfg.RequireWiFi {
+			if s.flags.RequireWiFi {
 				s.log.Error("no AP-capable wireless interface; exiting (--require-wifi)", "detail", err)
 				s.setState(status.StateNoWiFi, err.Error())
 				return nl80211.Interface{}, nil, fmt.Errorf("%w: %v", ErrNoWiFi, err)
@@ -619,7 +643,7 @@ func (s *service) configureInterface(nl *nl80211.Conn, ifc nl80211.Interface) er
 	if err := rt.setLinkUp(ifc.Index, true); err != nil {
 		return err
 	}
-	return rt.replaceAddr(ifc.Index, s.cfg.Address)
+	return rt.replaceAddr(ifc.Index, s.flags.Address)
 }
 
 // document is the /status JSON.
