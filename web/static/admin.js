@@ -1,5 +1,5 @@
 // The operator page: unlock with the code on the box's screen, then change
-// the Wi-Fi, calls and guests, and see who is here. Every change goes
+// the Wi-Fi and the calls, and see who is here. Every change goes
 // through /api/admin/ (internal/admin); the session is an HttpOnly cookie
 // this script never sees.
 
@@ -108,7 +108,7 @@ function setValue(id, value) {
 
 /** @param {State} st */
 function render(st) {
-  const { wifi, calls, guests } = st.settings;
+  const { wifi, calls } = st.settings;
   if (!dirty.has('wifi-form')) {
     setValue('wifi-ssid', wifi.ssid);
     setValue('wifi-security', wifi.security || 'wpa2');
@@ -120,12 +120,6 @@ function render(st) {
     ch.value = String(wifi.channel || channels[0]);
     el('wifi-hidden', HTMLInputElement).checked = wifi.hidden;
     el('wifi-isolate', HTMLInputElement).checked = wifi.ap_isolation;
-  }
-  if (!dirty.has('guests-form')) {
-    setValue('guests-source', guests.source || 'wifi');
-    setValue('venue-ssid', guests.venue_ssid || '');
-    setValue('venue-pass', guests.venue_passphrase || '');
-    showVenue();
   }
   if (!dirty.has('calls-form')) {
     setValue('calls-room', calls.default_room);
@@ -266,12 +260,6 @@ function newPassphrase() {
   return Array.from(bytes, (b) => PASS_ALPHABET[b % PASS_ALPHABET.length]).join('');
 }
 
-function showVenue() {
-  const source = el('guests-source', HTMLSelectElement).value;
-  for (const f of document.querySelectorAll('#guests-form .venue')) {
-    if (f instanceof HTMLElement) f.hidden = source === 'wifi';
-  }
-}
 
 /**
  * @param {string} formId
@@ -310,7 +298,6 @@ function wire() {
     setValue('wifi-pass', newPassphrase());
     dirty.add('wifi-form');
   });
-  el('guests-source', HTMLSelectElement).addEventListener('change', showVenue);
   onForm('wifi-form', () => change('wifi', {
     ssid: el('wifi-ssid', HTMLInputElement).value.trim(),
     passphrase: el('wifi-pass', HTMLInputElement).value,
@@ -320,11 +307,6 @@ function wire() {
     channel: Number(el('wifi-channel', HTMLSelectElement).value),
     ap_isolation: el('wifi-isolate', HTMLInputElement).checked,
   }, 'Wi-Fi saved: it restarts now, and the screen shows the new QR.'));
-  onForm('guests-form', () => change('guests', {
-    source: el('guests-source', HTMLSelectElement).value,
-    venue_ssid: el('venue-ssid', HTMLInputElement).value.trim(),
-    venue_passphrase: el('venue-pass', HTMLInputElement).value,
-  }, 'Saved.'));
   onForm('calls-form', () => change('calls', {
     default_room: el('calls-room', HTMLInputElement).value.trim(),
     room_cap: Number(el('calls-cap', HTMLInputElement).value),
