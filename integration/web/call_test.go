@@ -1,510 +1,28 @@
-package web_test
+package web
 
 import (
-	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kibitzbox/kibitzbox/internal/galaxy"
-	"github.com/kibitzbox/kibitzbox/internal/testenv"
 )
 
-// The browser end-to-end tests: Debian's chromium (headless, fake camera
-// and microphone) runs the real app against the real cmd/hub binary (hub,
-// TURN and HTTPS) on loopback.
-
-// hubProcess is a running cmd/hub.
-type hubProcess struct {
-	t     *testing.T
-	bin   string
-	args  []string
-	log   string
-	url   string
-	cmd   *exec.Cmd
-	state string
-}
-
-// freePort returns a port that was free a moment ago on 127.0.0.1.
-// buildHub builds cmd/hub once per test; KIBITZBOX_HUB_BIN overrides it.
-func buildHub(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("KIBITZBOX_HUB_BIN"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "hub")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hub")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/hub: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// advertiseIP is the address the hub advertises in the test: this machine's
-// own interface address when it has one. Chromium sends from sockets bound
-// to interface addresses, and the hub's replies to a 127.0.0.1 candidate
-// would leave with the interface address as source, which ICE rejects; to
-// the machine's own address both directions stay on the same address (and
-// the kernel still carries it over the loopback device).
-func advertiseIP(t *testing.T) string {
-	t.Helper()
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		t.Fatalf("list interfaces: %v", err)
-	}
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
-				return n.IP.String()
-			}
-		}
-	}
-	return "127.0.0.1"
-}
-
-// startHub runs cmd/hub on free ports with a fresh state directory.
-func startHub(t *testing.T, roomCap int) *hubProcess {
-	t.Helper()
-	dir := t.TempDir()
-	ip := advertiseIP(t)
-	httpsAddr := net.JoinHostPort(ip, strconv.Itoa(testenv.FreePort(t, "tcp")))
-	h := &hubProcess{
-		t:     t,
-		bin:   buildHub(t),
-		state: filepath.Join(dir, "state"),
-		log:   filepath.Join(dir, "hub.log"),
-		url:   "https://" + httpsAddr + "/",
-	}
-	h.args = []string{
-		"--state", h.state,
-		"--advertise", ip,
-		"--port", strconv.Itoa(testenv.FreePort(t, "udp")),
-		"--turn-port", strconv.Itoa(testenv.FreePort(t, "udp")),
-		"--https", httpsAddr,
-		"--http", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
-		"--status", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
-		"--room", "lobby",
-		"--room-cap", strconv.Itoa(roomCap),
-		// The TURN clients are this machine's own addresses.
-		"--turn-clients", strings.Join(localNets(t), ","),
-	}
-	h.start()
-	t.Cleanup(func() {
-		h.stop()
-		if t.Failed() {
-			if b, err := os.ReadFile(h.log); err == nil {
-				t.Logf("hub log (last 6000 bytes):\n%s", tail(string(b), 6000))
-			}
-		}
-	})
-	return h
-}
-
-// localNets are the IPv4 networks of this machine's interfaces.
-func localNets(t *testing.T) []string {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatalf("list interface addresses: %v", err)
-	}
-	out := []string{"127.0.0.0/8"}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			out = append(out, (&net.IPNet{IP: n.IP.Mask(n.Mask), Mask: n.Mask}).String())
-		}
-	}
-	return out
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-func (h *hubProcess) start() {
-	h.t.Helper()
-	if err := os.MkdirAll(h.state, 0o700); err != nil {
-		h.t.Fatal(err)
-	}
-	logf, err := os.OpenFile(h.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer logf.Close()
-	h.cmd = exec.Command(h.bin, h.args...)
-	h.cmd.Stdout = logf
-	h.cmd.Stderr = logf
-	if err := h.cmd.Start(); err != nil {
-		h.t.Fatalf("start %s: %v", h.bin, err)
-	}
-	client := &http.Client{
-		Timeout:   time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, // the hub's self-signed certificate
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get(h.url + "api/join")
-		if err == nil {
-			var join struct {
-				Blob string `json:"blob"`
-			}
-			derr := json.NewDecoder(resp.Body).Decode(&join)
-			resp.Body.Close()
-			if derr == nil && strings.HasPrefix(join.Blob, "g2|") {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(h.log)
-			h.t.Fatalf("the hub did not answer %sapi/join with a g2 blob within 30 s (last error %v); log:\n%s", h.url, err, tail(string(b), 4000))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// joinInfo is the hub's /api/join answer.
-type joinInfo struct {
-	Blob    string `json:"blob"`
-	Room    string `json:"room"`
-	RoomCap int    `json:"room_cap"`
-}
-
-func (h *hubProcess) join() joinInfo {
-	h.t.Helper()
-	client := &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, // the hub's self-signed certificate
-	}
-	resp, err := client.Get(h.url + "api/join")
-	if err != nil {
-		h.t.Fatalf("GET /api/join: %v", err)
-	}
-	defer resp.Body.Close()
-	var j joinInfo
-	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
-		h.t.Fatalf("decode /api/join: %v", err)
-	}
-	return j
-}
-
-func (h *hubProcess) stop() {
-	if h.cmd == nil || h.cmd.Process == nil {
-		return
-	}
-	_ = h.cmd.Process.Kill()
-	_ = h.cmd.Wait()
-	h.cmd = nil
-}
-
-// browser is one chromium process; pages are its tabs.
-type browser struct {
-	ctx context.Context
-}
-
-func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
-	t.Helper()
-	path := testenv.RequireProgram(t, "chromium")[0]
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("ignore-certificate-errors", true), // test only: the hub's self-signed certificate
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
-	opts = append(opts, extra...)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	if err := chromedp.Do(ctx); err != nil {
-		cancel()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	return &browser{ctx: ctx}
-}
-
-// fakeMedia are the flags that give chromium a fake camera and microphone
-// and grant them without a prompt.
-var fakeMedia = []chromedp.ExecAllocatorOption{
-	chromedp.Flag("use-fake-device-for-media-stream", true),
-	chromedp.Flag("use-fake-ui-for-media-stream", true),
-}
-
-// tab is one page of the app.
-type tab struct {
-	t      *testing.T
-	name   string
-	ctx    context.Context
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	logs   []string
-}
-
-type linkState struct {
-	ID     string `json:"id"`
-	State  string `json:"state"`
-	Dialer bool   `json:"dialer"`
-}
-
-type appState struct {
-	Hub         string `json:"hub"`
-	HubSessions int    `json:"hubSessions"`
-	SelfID      string `json:"selfId"`
-	Room        string `json:"room"`
-	InCall      bool   `json:"inCall"`
-	Cam         bool   `json:"cam"`
-	MicOn       bool   `json:"micOn"`
-	Toast       string `json:"toast"`
-	Roster      []struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-		Cam  bool   `json:"cam"`
-	} `json:"roster"`
-	Links        []linkState `json:"links"`
-	PCCreated    int         `json:"pcCreated"`
-	Negotiations int         `json:"negotiations"`
-	Chat         []struct {
-		From string `json:"from"`
-		Text string `json:"text"`
-		Mine bool   `json:"mine"`
-	} `json:"chat"`
-	Tiles  []string `json:"tiles"`
-	Notice string   `json:"notice"`
-}
-
-func (s appState) connectedLinks() int {
-	n := 0
-	for _, l := range s.Links {
-		if l.State == "connected" {
-			n++
-		}
-	}
-	return n
-}
-
-func (s appState) rosterNames() []string {
-	var out []string
-	for _, m := range s.Roster {
-		out = append(out, m.Name)
-	}
-	slices.Sort(out)
-	return out
-}
-
-type peerStats struct {
-	State         string  `json:"state"`
-	FramesDecoded int     `json:"framesDecoded"`
-	AudioPackets  int     `json:"audioPackets"`
-	AudioLevel    float64 `json:"audioLevel"`
-	Relay         bool    `json:"relay"`
-}
-
-// open loads url in a new tab and waits for the pre-join screen.
-func (b *browser) open(t *testing.T, name, url string) *tab {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(b.ctx)
-	tb := &tab{t: t, name: name, ctx: ctx, cancel: cancel}
-	err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*runtime.EventConsoleAPICalled); ok && true {
-			var parts []string
-			for _, a := range e.Args {
-				parts = append(parts, strings.Trim(fmt.Sprint(a.Value), `"`)+a.Description)
-			}
-			tb.mu.Lock()
-			tb.logs = append(tb.logs, string(e.Type)+": "+strings.Join(parts, " "))
-			tb.mu.Unlock()
-		}
-	})
-	if err != nil {
-		t.Fatalf("open a tab: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		tb.mu.Lock()
-		defer tb.mu.Unlock()
-		if t.Failed() && len(tb.logs) > 0 {
-			t.Logf("%s console:\n%s", name, tail(strings.Join(tb.logs, "\n"), 3000))
-		}
-	})
-	tb.run(chromedp.Navigate(url))
-	return tb
-}
-
-func (tb *tab) run(actions ...chromedp.Action[chromedp.Void]) {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		tb.t.Fatalf("%s: %v", tb.name, err)
-	}
-}
-
-// value runs one action that returns a value.
-func value[T any](tb *tab, a chromedp.Action[T]) T {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		tb.t.Fatalf("%s: %v", tb.name, err)
-	}
-	return v
-}
-
-func (tb *tab) state() appState {
-	tb.t.Helper()
-	return value(tb, chromedp.Evaluate[appState](`window.__kibitz ? window.__kibitz.state() : {}`))
-}
-
-func (tb *tab) stats() map[string]peerStats {
-	tb.t.Helper()
-	return value(tb, chromedp.Evaluate[map[string]peerStats](`window.__kibitz.stats()`, chromedp.EvalAwaitPromise))
-}
-
-// waitFor polls the app state until ok holds, failing after timeout.
-func (tb *tab) waitFor(what string, timeout time.Duration, ok func(appState) bool) appState {
-	tb.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		s := tb.state()
-		if ok(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			b, _ := json.Marshal(s)
-			screen := value(tb, chromedp.Evaluate[string](`(document.body.dataset.screen || 'loading') + ': ' + (document.querySelector('main > section:not([hidden])')?.innerText ?? '')`))
-			tb.t.Fatalf("%s: %s did not happen within %v; state: %s; screen %q", tb.name, what, timeout, b, screen)
-		}
-		time.Sleep(150 * time.Millisecond)
-	}
-}
-
-// join types a name, presses Join and waits until the tab is in the call.
-func (tb *tab) join() {
-	tb.t.Helper()
-	tb.waitFor("hub connection", 20*time.Second, func(s appState) bool { return s.Hub == "open" })
-	tb.run(
-		chromedp.WaitVisible(chromedp.ID("join")),
-		chromedp.SetValue(chromedp.ID("name"), tb.name),
-		chromedp.Click(chromedp.ID("join")),
-	)
-	tb.waitFor("joining", 10*time.Second, func(s appState) bool { return s.InCall })
-}
-
-// setCam presses the camera button and waits until the camera is on or off.
-func (tb *tab) setCam(on bool) {
-	tb.t.Helper()
-	tb.click("#btn-cam")
-	tb.waitFor(fmt.Sprintf("own camera on=%v", on), 10*time.Second, func(s appState) bool { return s.Cam == on })
-}
-
-// setMic presses the mic button and waits until the mic is on or off.
-func (tb *tab) setMic(on bool) {
-	tb.t.Helper()
-	tb.click("#btn-mic")
-	tb.waitFor(fmt.Sprintf("own mic on=%v", on), 10*time.Second, func(s appState) bool { return s.MicOn == on })
-}
-
-func (tb *tab) click(sel string) {
-	tb.t.Helper()
-	tb.run(chromedp.Click(chromedp.CSS(sel)))
-}
-
-// othersCam reports whether every roster member of tb has the camera flag cam.
-func othersCam(cam bool) func(appState) bool {
-	return func(s appState) bool {
-		if len(s.Roster) == 0 {
-			return false
-		}
-		for _, m := range s.Roster {
-			if m.Cam != cam {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-// meshOf waits until every tab has a connected link to each of the others.
-func meshOf(tabs ...*tab) {
-	for _, tb := range tabs {
-		tb.t.Cleanup(func() {
-			if tb.t.Failed() {
-				b, _ := json.Marshal(tb.state())
-				tb.t.Logf("%s state: %s", tb.name, b)
-			}
-		})
-		tb.waitFor(fmt.Sprintf("a full mesh of %d", len(tabs)), 30*time.Second, func(s appState) bool {
-			return len(s.Roster) == len(tabs)-1 && len(s.Links) == len(tabs)-1 && s.connectedLinks() == len(tabs)-1 &&
-				len(s.Tiles) == len(tabs)
-		})
-	}
-}
-
-// mediaFlows checks that tb decodes video frames and receives audio from
-// every other participant, and that both keep increasing.
-func mediaFlows(tb *tab, peers int) {
-	tb.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	first := tb.stats()
-	for {
-		time.Sleep(time.Second)
-		now := tb.stats()
-		ok := len(now) == peers
-		for id, s := range now {
-			before := first[id]
-			if s.FramesDecoded <= before.FramesDecoded || s.AudioPackets <= before.AudioPackets || s.FramesDecoded < 10 || !s.Relay {
-				ok = false
-			}
-		}
-		if ok {
-			tb.t.Logf("%s receives: %+v", tb.name, now)
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.t.Fatalf("%s: video frames/audio packets from %d peers over TURN did not keep arriving: before %+v, now %+v", tb.name, peers, first, now)
-		}
-		first = now
-	}
-}
+// The call tests: several chromium tabs in one call through the hub.
 
 func TestBrowserCall(t *testing.T) {
-	testenv.Short(t, "the chromium end-to-end tests")
 	hub := startHub(t, 8)
-	b := newBrowser(t, fakeMedia...)
+	b := newChromium(t, fakeMedia...)
 	room := hub.url + "#Team Sync"
 
 	ada := b.open(t, "Ada", room)
@@ -516,9 +34,9 @@ func TestBrowserCall(t *testing.T) {
 	bo.join()
 
 	t.Run("two pages see and hear each other", func(t *testing.T) {
-		ada.t, bo.t = t, t
+		setT(t, ada, bo)
 		meshOf(ada, bo)
-		for _, tb := range []*tab{ada, bo} {
+		for _, tb := range []*page{ada, bo} {
 			s := tb.state()
 			if s.PCCreated > 2 {
 				t.Errorf("%s made %d media connections for one peer", tb.name, s.PCCreated)
@@ -535,24 +53,15 @@ func TestBrowserCall(t *testing.T) {
 	})
 
 	t.Run("chat line arrives", func(t *testing.T) {
-		ada.t, bo.t = t, t
-		ada.click("#btn-chat")
-		ada.run(
-			chromedp.WaitVisible(chromedp.ID("chat-input")),
-			chromedp.SendKeys(chromedp.ID("chat-input"), "Hi Bo, can you hear me?"),
-			chromedp.Click(chromedp.ID("chat-send")),
-		)
+		setT(t, ada, bo)
+		ada.say("Hi Bo, can you hear me?")
 		s := bo.waitFor("Ada's chat line", 10*time.Second, func(s appState) bool {
 			return len(s.Chat) == 1 && s.Chat[0].Text == "Hi Bo, can you hear me?" && !s.Chat[0].Mine
 		})
 		if s.Chat[0].From != ada.state().SelfID {
 			t.Errorf("chat line from %q, want Ada's id %q", s.Chat[0].From, ada.state().SelfID)
 		}
-		bo.click("#btn-chat")
-		bo.run(
-			chromedp.SendKeys(chromedp.ID("chat-input"), "Loud and clear!"),
-			chromedp.Click(chromedp.ID("chat-send")),
-		)
+		bo.say("Loud and clear!")
 		ada.waitFor("Bo's chat line", 10*time.Second, func(s appState) bool { return len(s.Chat) == 2 && s.Chat[1].Text == "Loud and clear!" })
 		bo.click("#btn-chat")
 	})
@@ -560,13 +69,13 @@ func TestBrowserCall(t *testing.T) {
 	t.Run("screenshot", func(t *testing.T) {
 		ada.t = t
 		time.Sleep(1500 * time.Millisecond) // let the fake camera frames settle in both tiles
-		png := value(ada, chromedp.CaptureScreenshot())
+		png := value(t, cdp(ada), chromedp.CaptureScreenshot())
 		if len(png) < 20000 {
 			t.Fatalf("screenshot is only %d bytes", len(png))
 		}
 		out := filepath.Join(t.TempDir(), "screenshot-call.png")
 		if os.Getenv("KIBITZBOX_WRITE_SCREENSHOT") != "" {
-			out = filepath.Join("..", "docs", "screenshot-call.png")
+			out = filepath.Join("..", "..", "docs", "screenshot-call.png")
 		}
 		if err := os.WriteFile(out, png, 0o644); err != nil {
 			t.Fatal(err)
@@ -576,7 +85,7 @@ func TestBrowserCall(t *testing.T) {
 	})
 
 	t.Run("camera toggles never re-dial", func(t *testing.T) {
-		ada.t, bo.t = t, t
+		setT(t, ada, bo)
 		before := map[string]appState{"Ada": ada.state(), "Bo": bo.state()}
 		for i := 0; i < 3; i++ {
 			ada.setCam(false)
@@ -584,7 +93,7 @@ func TestBrowserCall(t *testing.T) {
 			ada.setCam(true)
 			bo.waitFor("Ada's camera on", 10*time.Second, othersCam(true))
 		}
-		for _, tb := range []*tab{ada, bo} {
+		for _, tb := range []*page{ada, bo} {
 			s := tb.state()
 			was := before[tb.name]
 			if s.PCCreated != was.PCCreated || s.Negotiations != was.Negotiations {
@@ -599,14 +108,14 @@ func TestBrowserCall(t *testing.T) {
 	})
 
 	t.Run("screen share rides the third lane", func(t *testing.T) {
-		ada.t, bo.t = t, t
+		setT(t, ada, bo)
 		before := map[string]appState{"Ada": ada.state(), "Bo": bo.state()}
 		adaID := before["Ada"].SelfID
 		screenWidth := `(() => { const v = document.querySelector('#grid .tile.screen video'); return v ? v.videoWidth : 0; })()`
 		ada.click("#btn-screen")
 		bo.waitFor("Ada's screen tile", 10*time.Second, func(s appState) bool { return slices.Contains(s.Tiles, adaID+":screen") })
 		deadline := time.Now().Add(10 * time.Second)
-		for value(bo, chromedp.Evaluate[int](screenWidth)) <= 16 {
+		for w := 0; w <= 16; bo.eval(screenWidth, &w) {
 			if time.Now().After(deadline) {
 				t.Fatal("Bo's screen tile shows no picture from Ada's screen lane")
 			}
@@ -614,7 +123,7 @@ func TestBrowserCall(t *testing.T) {
 		}
 		ada.click("#btn-screen")
 		bo.waitFor("Ada's screen tile gone", 10*time.Second, func(s appState) bool { return !slices.Contains(s.Tiles, adaID+":screen") })
-		for _, tb := range []*tab{ada, bo} {
+		for _, tb := range []*page{ada, bo} {
 			s, was := tb.state(), before[tb.name]
 			if s.PCCreated != was.PCCreated || s.Negotiations != was.Negotiations {
 				t.Errorf("%s: sharing the screen made %d new peer connections and %d negotiations",
@@ -624,7 +133,7 @@ func TestBrowserCall(t *testing.T) {
 	})
 
 	t.Run("three pages form a full mesh", func(t *testing.T) {
-		ada.t, bo.t = t, t
+		setT(t, ada, bo)
 		cy := b.open(t, "Cy", room)
 		cy.join()
 		meshOf(ada, bo, cy)
@@ -634,23 +143,15 @@ func TestBrowserCall(t *testing.T) {
 		// Crash-like: the tab's target is closed, no Leave button.
 		cyID := cy.state().SelfID
 		closed := time.Now()
-		cy.cancel()
-		for _, tb := range []*tab{ada, bo} {
-			tb.waitFor("Cy's tile removed", 5*time.Second-time.Since(closed), func(s appState) bool {
-				return len(s.Tiles) == 2 && !slices.ContainsFunc(s.Roster, func(m struct {
-					ID   string `json:"id"`
-					Name string `json:"name"`
-					Cam  bool   `json:"cam"`
-				}) bool {
-					return m.ID == cyID
-				})
-			})
+		cy.drv.kill()
+		for _, tb := range []*page{ada, bo} {
+			tb.waitFor("Cy's tile removed", 5*time.Second-time.Since(closed), gone(cyID, 2))
 		}
 		t.Logf("Cy's tile was gone on both pages %v after closing its tab", time.Since(closed).Round(10*time.Millisecond))
 	})
 
 	t.Run("rooms are separate", func(t *testing.T) {
-		ada.t, bo.t = t, t
+		setT(t, ada, bo)
 		di := b.open(t, "Di", hub.url+"#another-room")
 		di.join()
 		// Presence beacons go out every 2.5 s: after three of them nobody
@@ -660,18 +161,18 @@ func TestBrowserCall(t *testing.T) {
 			if s := di.state(); len(s.Roster) != 0 || len(s.Links) != 0 {
 				t.Fatalf("Di in another room sees %v, links %+v", s.rosterNames(), s.Links)
 			}
-			for _, tb := range []*tab{ada, bo} {
+			for _, tb := range []*page{ada, bo} {
 				if s := tb.state(); len(s.Roster) != 1 {
 					t.Fatalf("%s sees %v, want only the other one", tb.name, s.rosterNames())
 				}
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
-		di.cancel()
+		di.drv.kill()
 	})
 
 	t.Run("a stalled hub costs no reconnect", func(t *testing.T) {
-		ada.t, bo.t = t, t
+		setT(t, ada, bo)
 		before := map[string]appState{"Ada": ada.state(), "Bo": bo.state()}
 		// Longer than the app's 1 s suspicion, shorter than its 4 s limit:
 		// the stand-by session must be dropped once the old one answers.
@@ -683,7 +184,7 @@ func TestBrowserCall(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		for _, tb := range []*tab{ada, bo} {
+		for _, tb := range []*page{ada, bo} {
 			s, was := tb.state(), before[tb.name]
 			if s.HubSessions != was.HubSessions || s.SelfID != was.SelfID || s.PCCreated != was.PCCreated || s.Hub != "open" {
 				t.Errorf("%s after a 1.5 s hub stall: hub %s, sessions %d→%d, id %s→%s, peer connections %d→%d",
@@ -693,13 +194,13 @@ func TestBrowserCall(t *testing.T) {
 	})
 
 	t.Run("hub restart heals the call", func(t *testing.T) {
-		ada.t, bo.t = t, t
+		setT(t, ada, bo)
 		sessions := ada.state().HubSessions
 		killed := time.Now()
 		hub.stop()
 		hub.start()
 		restarted := time.Now()
-		for _, tb := range []*tab{ada, bo} {
+		for _, tb := range []*page{ada, bo} {
 			tb.waitFor("a new hub session", 10*time.Second, func(s appState) bool { return s.HubSessions > sessions && s.Hub == "open" })
 		}
 		t.Logf("both pages were back on the hub %v after it answered again (%v after it was killed)",
@@ -805,15 +306,15 @@ type kibitzState struct {
 
 // TestBrowserKibitzPeer puts a Kibitz-shaped client and the app in one room.
 func TestBrowserKibitzPeer(t *testing.T) {
-	testenv.Short(t, "the chromium end-to-end tests")
 	hub := startHub(t, 8)
-	b := newBrowser(t, fakeMedia...)
+	b := newChromium(t, fakeMedia...)
 	// Any document of the hub's origin (not the app) can import protocol.js.
 	kz := b.open(t, "kibitz peer", hub.url+"api/join")
-	if got := value(kz, chromedp.Evaluate[string](kibitzPeer+`(`+strconv.Quote(hub.join().Blob)+`, "mixed")`, chromedp.EvalAwaitPromise)); got != "started" {
+	var got string
+	if kz.eval(kibitzPeer+`(`+strconv.Quote(hub.join().Blob)+`, "mixed")`, &got); got != "started" {
 		t.Fatalf("the Kibitz-shaped peer did not start: %q", got)
 	}
-	kzState := func() kibitzState { return value(kz, chromedp.Evaluate[kibitzState](`window.kz`)) }
+	kzState := func() (s kibitzState) { kz.eval(`window.kz`, &s); return s }
 	deadline := time.Now().Add(10 * time.Second)
 	for kzState().Self == "" {
 		if time.Now().After(deadline) {
@@ -848,12 +349,11 @@ func TestBrowserKibitzPeer(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	value(kz, chromedp.Evaluate[chromedp.Void](`window.kz.say('hello from kibitz')`))
+	kz.eval(`window.kz.say('hello from kibitz')`, nil)
 	zed.waitFor("the Kibitz peer's chat line", 10*time.Second, func(s appState) bool {
 		return len(s.Chat) == 1 && s.Chat[0].Text == "hello from kibitz" && s.Chat[0].From == kzs.Self
 	})
-	zed.click("#btn-chat")
-	zed.run(chromedp.SendKeys(chromedp.ID("chat-input"), "hi Kim"), chromedp.Click(chromedp.ID("chat-send")))
+	zed.say("hi Kim")
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		kzs = kzState()
@@ -865,7 +365,8 @@ func TestBrowserKibitzPeer(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	tile := value(zed, chromedp.Evaluate[string](`document.querySelector('#grid .tile[data-id="`+kzs.Self+`"] .avatar').textContent`))
+	var tile string
+	zed.eval(`document.querySelector('#grid .tile[data-id="`+kzs.Self+`"] .avatar').textContent`, &tile)
 	if tile != "🦊" {
 		t.Errorf("the Kibitz peer's avatar shows %q, want its emoji", tile)
 	}
@@ -873,15 +374,14 @@ func TestBrowserKibitzPeer(t *testing.T) {
 
 // TestBrowserMessages checks that failures show a message, not a blank page.
 func TestBrowserMessages(t *testing.T) {
-	testenv.Short(t, "the chromium end-to-end tests")
 	hub := startHub(t, 1)
 
 	t.Run("camera refused", func(t *testing.T) {
 		// No fake UI: every permission prompt is denied.
-		b := newBrowser(t, chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("deny-permission-prompts", true))
+		b := newChromium(t, chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("deny-permission-prompts", true))
 		tb := b.open(t, "Eve", hub.url+"#refused")
 		tb.waitFor("the camera-blocked message", 15*time.Second, func(s appState) bool { return s.Notice == "denied" })
-		text := value(tb, chromedp.Text(chromedp.ID("prejoin-notice"), chromedp.NodeVisible))
+		text := tb.text("#prejoin-notice")
 		if !strings.Contains(text, "blocked") || !strings.Contains(text, "allow") {
 			t.Errorf("camera-refused message %q does not say what happened and what to do", text)
 		}
@@ -889,7 +389,7 @@ func TestBrowserMessages(t *testing.T) {
 		tb.join()
 	})
 
-	b := newBrowser(t, fakeMedia...)
+	b := newChromium(t, fakeMedia...)
 	t.Run("room full", func(t *testing.T) {
 		first := b.open(t, "First", hub.url+"#tiny")
 		first.join()
@@ -897,7 +397,7 @@ func TestBrowserMessages(t *testing.T) {
 		second.waitFor("the room-full message before joining", 15*time.Second, func(s appState) bool {
 			return len(s.Roster) == 1 && s.Hub == "open" && s.Notice == "full"
 		})
-		second.run(chromedp.Click(chromedp.ID("join")))
+		second.click("#join")
 		time.Sleep(time.Second)
 		if s := second.state(); s.InCall || s.Notice != "full" {
 			t.Errorf("after Join in a full room: in call %v, notice %q", s.InCall, s.Notice)
@@ -929,7 +429,8 @@ func TestBrowserMessages(t *testing.T) {
 			Relay  string   `json:"relay"`
 			Errors []string `json:"errors"`
 		}
-		res := value(tb, chromedp.Evaluate[string](`(async (input) => {
+		var res string
+		tb.eval(`(async (input) => {
 			const p = await import('/protocol.js');
 			const g = p.parseBlob(input.blob);
 			const errors = [];
@@ -944,7 +445,7 @@ func TestBrowserMessages(t *testing.T) {
 				relay: p.meshConfig(g).iceTransportPolicy,
 				errors,
 			});
-		})(`+string(in)+`)`, chromedp.EvalAwaitPromise))
+		})(`+string(in)+`)`, &res)
 		if err := json.Unmarshal([]byte(res), &got); err != nil {
 			t.Fatal(err)
 		}
@@ -978,42 +479,40 @@ func TestBrowserMessages(t *testing.T) {
 		tb.join()
 		hub.stop()
 		tb.waitFor("the hub-unreachable status", 30*time.Second, func(s appState) bool { return s.Hub == "unreachable" })
-		text := value(tb, chromedp.Text(chromedp.ID("banner"), chromedp.NodeVisible))
+		text := tb.text("#banner")
 		if !strings.Contains(text, "Wi-Fi") || !strings.Contains(text, "mobile data") {
 			t.Errorf("hub-unreachable banner %q does not say what to check", text)
 		}
 		hub.start()
 		tb.waitFor("the way back to the hub", 20*time.Second, func(s appState) bool { return s.Hub == "open" && s.InCall })
-		tb.run(chromedp.WaitNotVisible(chromedp.ID("banner")))
+		tb.waitJS("the banner hidden", 10*time.Second, "!"+visible("#banner"))
 	})
 
 	t.Run("page not in a secure context", func(t *testing.T) {
 		// What a guest gets on a plain-http address: the camera is off
 		// limits there, so the page sends them to https and the certificate step.
-		ctx, cancel := chromedp.NewContext(b.ctx)
-		defer cancel()
-		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: `Object.defineProperty(window, 'isSecureContext', { value: false });`}); err != nil {
+		tab := b.newTab(t, "no-page")
+		if _, err := chromedp.Call(tab.ctx, cdppage.AddScriptToEvaluateOnNewDocument,
+			cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `Object.defineProperty(window, 'isSecureContext', { value: false });`}); err != nil {
 			t.Fatal(err)
 		}
-		tb := &tab{t: t, name: "insecure", ctx: ctx, cancel: cancel}
-		tb.run(chromedp.Navigate(hub.url))
-		text := value(tb, chromedp.Text(chromedp.ID("fatal-notice"), chromedp.NodeVisible))
+		tab.run(t, chromedp.Navigate(hub.url))
+		tb := &page{t: t, name: "insecure", drv: tab}
+		text := tb.text("#fatal-notice")
 		if !strings.Contains(text, "https://") || !strings.Contains(text, "Advanced → Proceed") {
 			t.Errorf("insecure-context message %q does not give the https address and the certificate step", text)
 		}
 	})
 
 	t.Run("browser without WebRTC", func(t *testing.T) {
-		ctx, cancel := chromedp.NewContext(b.ctx)
-		defer cancel()
-		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: `delete window.RTCPeerConnection;`}); err != nil {
+		tab := b.newTab(t, "no-page")
+		if _, err := chromedp.Call(tab.ctx, cdppage.AddScriptToEvaluateOnNewDocument,
+			cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `delete window.RTCPeerConnection;`}); err != nil {
 			t.Fatal(err)
 		}
-		tb := &tab{t: t, name: "no-WebRTC", ctx: ctx, cancel: cancel}
-		tb.run(chromedp.Navigate(hub.url))
-		text := value(tb, chromedp.Text(chromedp.ID("fatal-notice"), chromedp.NodeVisible))
+		tab.run(t, chromedp.Navigate(hub.url))
+		tb := &page{t: t, name: "no-WebRTC", drv: tab}
+		text := tb.text("#fatal-notice")
 		if !strings.Contains(text, "can’t make calls") {
 			t.Errorf("no-WebRTC message: %q", text)
 		}
