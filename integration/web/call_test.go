@@ -50,6 +50,36 @@ func TestBrowserCall(t *testing.T) {
 		bo.waitFor("Ada's camera flag", 10*time.Second, othersCam(true))
 		mediaFlows(ada, 1)
 		mediaFlows(bo, 1)
+		seesAndHears(ada, bo)
+		seesAndHears(bo, ada)
+	})
+
+	t.Run("the media checks fail when the mic is muted or the camera off", func(t *testing.T) {
+		setT(t, ada, bo)
+		adaID := ada.state().SelfID
+		w, h := cameraSize(ada)
+		ada.setMic(false)
+		time.Sleep(time.Second) // what was sent before the mute has played out
+		if ok, detail := hearsCheck(bo, adaID, 5*time.Second); ok {
+			t.Errorf("the audio check passes with Ada muted: %s", detail)
+		} else {
+			t.Logf("Ada muted, the audio check fails as it must: %s", detail)
+		}
+		if ok, detail := silentCheck(bo, adaID); !ok {
+			t.Errorf("Ada muted: %s", detail)
+		}
+		ada.setCam(false)
+		if ok, detail := videoCheck(bo, adaID, w, h, 5*time.Second); ok {
+			t.Errorf("the video check passes with Ada's camera off: %s", detail)
+		} else {
+			t.Logf("Ada's camera off, the video check fails as it must: %s", detail)
+		}
+		if ok, detail := videoCheck(bo, adaID, 0, 0, 10*time.Second); !ok {
+			t.Errorf("Ada's camera off: %s", detail)
+		}
+		ada.setMic(true)
+		ada.setCam(true)
+		seesAndHears(bo, ada)
 	})
 
 	t.Run("chat line arrives", func(t *testing.T) {

@@ -548,6 +548,9 @@ async function main() {
     __kibitz: {
       state: () => app.debug(),
       stats: () => app.mesh.stats(),
+      // The media checks read the receivers and the own camera's size.
+      link: (/** @type {string} */ id) => app.mesh.links.get(id),
+      camera: () => app.local.camera,
     },
   });
   app.start();
