@@ -99,7 +99,7 @@ func TestBrowserCall(t *testing.T) {
 	t.Run("screenshot", func(t *testing.T) {
 		ada.t = t
 		time.Sleep(1500 * time.Millisecond) // let the fake camera frames settle in both tiles
-		png := value(t, cdp(ada), chromedp.CaptureScreenshot())
+		png := value(t, cdpTab(ada), chromedp.CaptureScreenshot())
 		if len(png) < 20000 {
 			t.Fatalf("screenshot is only %d bytes", len(png))
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -80,7 +82,16 @@ func (c *chromiumTab) evalJSON(ctx context.Context, expr string) (string, error)
 	return string(b), err
 }
 
-func (c *chromiumTab) kill()          { c.cancel() }
+func (c *chromiumTab) kill() { c.cancel() }
+
+// crash crashes the tab's renderer (CDP Page.crash): use it only on a tab
+// that has its chromium to itself, as a renderer may host several tabs.
+func (c *chromiumTab) crash() {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	_, _ = chromedp.Call(ctx, cdppage.Crash, cdp.Empty{})
+}
+
 func (c *chromiumTab) engine() string { return "chromium" }
 
 // mergeCancel is ctx a with the deadline and cancellation of b as well.
@@ -140,8 +151,8 @@ func (c *chromiumTab) run(t *testing.T, actions ...chromedp.Action[chromedp.Void
 	}
 }
 
-// cdp returns the chromium tab behind a page (the test fails for other engines).
-func cdp(p *page) *chromiumTab {
+// cdpTab returns the chromium tab behind a page (the test fails for other engines).
+func cdpTab(p *page) *chromiumTab {
 	p.t.Helper()
 	c, ok := p.drv.(*chromiumTab)
 	if !ok {
@@ -160,4 +171,10 @@ func value[T any](t *testing.T, c *chromiumTab, a chromedp.Action[T]) T {
 		t.Fatalf("chromium: %v", err)
 	}
 	return v
+}
+
+// openChromium starts a chromium of its own (fake devices) and loads url.
+func openChromium(t *testing.T, name, url string) *page {
+	t.Helper()
+	return newChromium(t, fakeMedia...).open(t, name, url)
 }

@@ -16,9 +16,12 @@ type driver interface {
 	// evalJSON evaluates a JavaScript expression in the page, awaits it if
 	// it is a promise and returns its value JSON-encoded.
 	evalJSON(ctx context.Context, expr string) (string, error)
-	// kill closes the tab without letting the page run its unload handlers
-	// to completion, like a crashed or killed tab.
+	// kill closes the tab the way a guest closes it (the page may still
+	// say bye from its pagehide handler).
 	kill()
+	// crash ends the page's process: no handler runs and nothing more is
+	// sent, so only the hub can tell the others that it is gone.
+	crash()
 	// engine is "chromium" or "firefox".
 	engine() string
 }
