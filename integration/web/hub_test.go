@@ -107,6 +107,8 @@ func startHub(t *testing.T, roomCap int) *hubProcess {
 		"--room-cap", strconv.Itoa(roomCap),
 		// The TURN clients are this machine's own addresses.
 		"--turn-clients", strings.Join(localNets(t), ","),
+		// Debug logs say when and why each session closed.
+		"--log-level", "debug",
 	}
 	h.start()
 	t.Cleanup(func() {
@@ -210,10 +212,19 @@ func (h *hubProcess) join() joinInfo {
 	return j
 }
 
-// logText is the hub's log so far.
-func (h *hubProcess) logText() string {
+// closedFor returns the reason the hub logged for closing session id
+// (empty if it has not closed it).
+func (h *hubProcess) closedFor(id string) string {
 	b, _ := os.ReadFile(h.log)
-	return string(b)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `msg="session closed" id=`+id+` `) {
+			if _, reason, ok := strings.Cut(line, "reason="); ok {
+				return strings.Trim(reason, `"`)
+			}
+			return "(no reason)"
+		}
+	}
+	return ""
 }
 
 func (h *hubProcess) stop() {

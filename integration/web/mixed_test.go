@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -127,5 +128,11 @@ func mixedCall(t *testing.T, dialer, answerer string) {
 		b.drv.crash()
 		a.waitFor(fmt.Sprintf("%s (%s) gone after its tab was killed", b.name, answerer), 5*time.Second-time.Since(killed), gone(id, 1))
 		t.Logf("%s was gone from %s %v after its tab was killed", b.name, a.name, time.Since(killed).Round(10*time.Millisecond))
+		// A killed page sends nothing, and 5 s is sooner than the 8 s
+		// beacon reaping: the bye came from the hub, which closed the
+		// session for silence.
+		if reason := hub.closedFor(id); !strings.HasPrefix(reason, "no packet") {
+			t.Errorf("the hub's reason for closing %s's session: %q, want silence (no packet for …)", b.name, reason)
+		}
 	})
 }

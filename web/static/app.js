@@ -118,6 +118,9 @@ class App {
         if (!this.warnedNewer) this.toast('newer');
         this.warnedNewer = true;
       },
+      // A peer whose media link is connected is alive even if its page is
+      // frozen (no beacons): the hub's bye tells when it is really gone.
+      linkUp: (id) => this.mesh.links.get(id)?.pc.connectionState === 'connected',
     });
     this.mesh = new Mesh({
       config: meshConfig(this.galaxy),
