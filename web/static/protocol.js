@@ -536,9 +536,15 @@ export class Hub {
     const session = this.session;
     // Timers of hidden tabs may be throttled, so only an echo we sent and
     // that stayed unanswered counts, never a long gap between ticks.
+    let lastTick = performance.now();
     this.echoTimer = setInterval(() => {
       if (!session || this.session !== session) return;
       const now = performance.now();
+      // This page itself did not run for a while (a busy machine, a frozen
+      // or throttled tab): the hub's reply may be queued right behind this
+      // tick, so the wait starts over instead of counting as silence.
+      if (now - lastTick > 3 * ECHO_EVERY_MS && this.pendingSince) this.pendingSince = now;
+      lastTick = now;
       const silent = this.pendingSince ? now - this.pendingSince : 0;
       if (silent > DEAD_MS) {
         console.warn('hub: echo unanswered, reconnecting');
