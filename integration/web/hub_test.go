@@ -55,6 +55,8 @@ type hubProcess struct {
 	url   string
 	cmd   *exec.Cmd
 	state string
+	// captive is the plain-http address of the captive portal.
+	captive string
 }
 
 // advertiseIP is the address the hub advertises in the test: this machine's
@@ -90,10 +92,11 @@ func startHub(t *testing.T, roomCap int) *hubProcess {
 	ip := advertiseIP(t)
 	httpsAddr := net.JoinHostPort(ip, strconv.Itoa(testenv.FreePort(t, "tcp")))
 	h := &hubProcess{
-		t:     t,
-		state: filepath.Join(dir, "state"),
-		log:   filepath.Join(dir, "hub.log"),
-		url:   "https://" + httpsAddr + "/",
+		t:       t,
+		state:   filepath.Join(dir, "state"),
+		log:     filepath.Join(dir, "hub.log"),
+		url:     "https://" + httpsAddr + "/",
+		captive: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
 	}
 	h.args = []string{
 		"--state", h.state,
@@ -101,7 +104,7 @@ func startHub(t *testing.T, roomCap int) *hubProcess {
 		"--port", strconv.Itoa(testenv.FreePort(t, "udp")),
 		"--turn-port", strconv.Itoa(testenv.FreePort(t, "udp")),
 		"--https", httpsAddr,
-		"--http", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
+		"--http", h.captive,
 		"--status", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t, "tcp")),
 		"--room", "lobby",
 		"--room-cap", strconv.Itoa(roomCap),

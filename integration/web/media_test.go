@@ -94,14 +94,22 @@ func hearsCheck(p *page, peer string, timeout time.Duration) (bool, string) {
 	}
 }
 
-// silentCheck reports whether what p receives from peer stays at silence
-// for three windows in a row (after 1 s for a mute to take effect).
+// silentCheck reports whether what p receives from peer goes silent within
+// 10 s (what was sent before a mute plays out first) and then stays at
+// silence for two more windows in a row.
 func silentCheck(p *page, peer string) (bool, string) {
 	p.t.Helper()
-	time.Sleep(time.Second)
-	for range 3 {
-		if power, s := audioPower(p, peer); power > audibleLevel || s.Duration == 0 {
-			return false, fmt.Sprintf("audio power %.3g from %s, want silence (samples %+v)", power, peer, s)
+	deadline := time.Now().Add(10 * time.Second)
+	quiet := 0
+	for quiet < 3 {
+		power, s := audioPower(p, peer)
+		switch {
+		case s.Duration == 0:
+			return false, fmt.Sprintf("no audio samples from %s: %+v", peer, s)
+		case power <= audibleLevel:
+			quiet++
+		case quiet > 0 || time.Now().After(deadline):
+			return false, fmt.Sprintf("audio power %.3g from %s, want silence", power, peer)
 		}
 	}
 	return true, "silence from " + peer
