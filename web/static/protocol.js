@@ -342,9 +342,13 @@ export class Hub {
   /**
    * Sends payload to everyone else in the room.
    * @param {unknown} payload
+   * @param {() => boolean} [stillWanted] checked again once the room's ids are known
    */
-  async broadcast(payload) {
+  async broadcast(payload, stillWanted) {
     const ids = await this.peers();
+    // The answer takes a round trip: a message that went stale meanwhile
+    // (a beacon after we left) must not follow our bye.
+    if (stillWanted && !stillWanted()) return;
     for (const id of ids) if (id !== this.selfId) this.send(id, payload);
   }
 

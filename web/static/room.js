@@ -78,7 +78,7 @@ export class Room {
     this.members.clear();
     this.emit();
     this.hub.broadcast({ k: 'hi' });
-    if (this.inCall) this.hub.broadcast(this.presentPayload());
+    if (this.inCall) this.hub.broadcast(this.presentPayload(), () => this.inCall);
   }
 
   /** Enters the call: others now see us in their roster. */
@@ -117,7 +117,7 @@ export class Room {
   }
 
   announce() {
-    if (this.inCall) this.hub.broadcast(this.presentPayload());
+    if (this.inCall) this.hub.broadcast(this.presentPayload(), () => this.inCall);
   }
 
   /**
