@@ -198,6 +198,9 @@ func (p *page) fill(sel, text string) {
 	p.eval(`(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); e.value = `+strconv.Quote(text)+`; e.dispatchEvent(new Event('input', {bubbles: true})); })()`, nil)
 }
 
+// The bounds below are for a machine shared with other builds and VMs:
+// capturing a fake device can take seconds there.
+
 // join types a name, presses Join and waits until the tab is in the call.
 func (p *page) join() {
 	p.t.Helper()
@@ -205,7 +208,7 @@ func (p *page) join() {
 	p.waitJS("an enabled Join button", 10*time.Second, visible("#join")+` && !document.querySelector('#join').disabled`)
 	p.fill("#name", p.name)
 	p.click("#join")
-	p.waitFor("joining", 10*time.Second, func(s appState) bool { return s.InCall })
+	p.waitFor("joining", 20*time.Second, func(s appState) bool { return s.InCall })
 }
 
 // setCam presses the camera button and waits until the camera is on or off.
@@ -213,14 +216,14 @@ func (p *page) setCam(on bool) {
 	p.t.Helper()
 	p.waitJS("the camera button enabled", 10*time.Second, `!document.querySelector('#btn-cam').disabled`)
 	p.click("#btn-cam")
-	p.waitFor(fmt.Sprintf("own camera on=%v", on), 10*time.Second, func(s appState) bool { return s.Cam == on })
+	p.waitFor(fmt.Sprintf("own camera on=%v", on), 20*time.Second, func(s appState) bool { return s.Cam == on })
 }
 
 // setMic presses the mic button and waits until the mic is on or off.
 func (p *page) setMic(on bool) {
 	p.t.Helper()
 	p.click("#btn-mic")
-	p.waitFor(fmt.Sprintf("own mic on=%v", on), 10*time.Second, func(s appState) bool { return s.MicOn == on })
+	p.waitFor(fmt.Sprintf("own mic on=%v", on), 20*time.Second, func(s appState) bool { return s.MicOn == on })
 }
 
 // say sends a chat line from the chat panel (opening it first).
