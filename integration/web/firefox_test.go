@@ -140,7 +140,9 @@ func openFirefox(t *testing.T, name, url string) *page {
 	case <-time.After(60 * time.Second):
 		t.Fatal("firefox did not start its BiDi server within 60 s")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous: on a loaded machine a fresh Firefox takes tens of seconds
+	// to open its first session and page.
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	f.client, err = bidi.Dial(ctx, strings.TrimSuffix(ws, "/")+"/session", true, func(method string, params json.RawMessage) {
 		if method != "log.entryAdded" {
