@@ -544,10 +544,11 @@ export class Hub {
     this.echoTimer = setInterval(() => {
       if (!session || this.session !== session) return;
       const now = performance.now();
-      // This page itself did not run for a while (a busy machine, a frozen
-      // or throttled tab): the hub's reply may be queued right behind this
-      // tick, so the wait starts over instead of counting as silence.
-      if (now - lastTick > 3 * ECHO_EVERY_MS && this.pendingSince) this.pendingSince = now;
+      // Time this page itself did not run (a busy machine, a frozen or
+      // throttled tab) is not the hub's silence: its reply may be queued
+      // right behind this tick. Only the time the page ran counts.
+      const gap = now - lastTick;
+      if (gap > 3 * ECHO_EVERY_MS && this.pendingSince) this.pendingSince = Math.min(now, this.pendingSince + gap - ECHO_EVERY_MS);
       lastTick = now;
       const silent = this.pendingSince ? now - this.pendingSince : 0;
       if (silent > DEAD_MS) {
