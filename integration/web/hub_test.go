@@ -220,7 +220,7 @@ func (h *hubProcess) join() joinInfo {
 func (h *hubProcess) closedFor(id string) string {
 	b, _ := os.ReadFile(h.log)
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, `msg="session closed" id=`+id+` `) {
+		if strings.Contains(line, `msg="session closed" `) && strings.Contains(line, ` id=`+id+` `) {
 			if _, reason, ok := strings.Cut(line, "reason="); ok {
 				return strings.Trim(reason, `"`)
 			}
