@@ -1,9 +1,7 @@
 # internal/web: the HTTPS app server and the port-80 captive portal.
-# Its tests are go tests on loopback (part of `go test ./...`); one of them
-# loads the served app in headless chromium to prove getUserMedia is allowed
-# there. `make bench` prints the server's figures.
-
-APT_PACKAGES += chromium
+# Its tests are go tests on loopback (part of `go test ./...`); the one that
+# loads the served app in headless chromium lives in integration/web
+# (`make test-web`). `make bench` prints the server's figures.
 
 .PHONY: bench-web
 BENCH_TARGETS += bench-web

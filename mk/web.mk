@@ -1,8 +1,11 @@
 # The browser call app (web/): type checking with a pinned TypeScript, unit
 # tests of its pure logic with node's own test runner (web/test/), and the
-# browser end-to-end tests (integration/web, `make test-web`).
+# browser end-to-end tests in integration/web (chromium and firefox-esr,
+# headless, fake devices, against the built cmd/hub binary): `make test-web`
+# (the Makefile's test-% rule: go test -count=1 -p 1 -json
+# ./integration/web/... | go run ./tools/testreport).
 
-APT_PACKAGES += chromium
+APT_PACKAGES += chromium firefox-esr
 DEPS_TARGETS += web-deps
 BENCH_TARGETS += web-size
 
@@ -34,6 +37,7 @@ web-size:
 	  printf '%-22s %7d B  %6d B gz\n' $$f $$r $$g; done; \
 	  printf '%-22s %7d B  %6d B gz\n' total $$raw $$gz
 
-# Re-takes docs/screenshot-call.png (two participants, fake cameras).
+# Re-takes docs/screenshot-call.png (two participants, fake cameras) and
+# the phone path docs/phone-*.png.
 web-screenshot:
-	KIBITZBOX_WRITE_SCREENSHOT=1 $(GO) test -count=1 -run 'TestBrowserCall' ./web/
+	KIBITZBOX_WRITE_SCREENSHOT=1 $(GO) test -count=1 -run 'TestBrowserCall$$|TestBrowserPhonePath' ./integration/web/

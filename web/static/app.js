@@ -118,6 +118,9 @@ class App {
         if (!this.warnedNewer) this.toast('newer');
         this.warnedNewer = true;
       },
+      // A peer whose media link is connected is alive even if its page is
+      // frozen (no beacons): the hub's bye tells when it is really gone.
+      linkUp: (id) => this.mesh.links.get(id)?.pc.connectionState === 'connected',
     });
     this.mesh = new Mesh({
       config: meshConfig(this.galaxy),
@@ -548,6 +551,9 @@ async function main() {
     __kibitz: {
       state: () => app.debug(),
       stats: () => app.mesh.stats(),
+      // The media checks read the receivers and the own camera's size.
+      link: (/** @type {string} */ id) => app.mesh.links.get(id),
+      camera: () => app.local.camera,
     },
   });
   app.start();

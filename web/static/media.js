@@ -175,10 +175,23 @@ export class LocalMedia {
   async openMic() {
     this.ensureBase();
     if (!navigator.mediaDevices?.getUserMedia) return 'insecure';
+    const constraints = {
+      audio: this.micDevice ? { ...AUDIO_CONSTRAINTS, deviceId: { exact: this.micDevice } } : AUDIO_CONSTRAINTS,
+    };
     try {
-      const s = await navigator.mediaDevices.getUserMedia({
-        audio: this.micDevice ? { ...AUDIO_CONSTRAINTS, deviceId: { exact: this.micDevice } } : AUDIO_CONSTRAINTS,
-      });
+      /** @type {MediaStream} */
+      let s;
+      try {
+        s = await navigator.mediaDevices.getUserMedia(constraints);
+      } catch (err) {
+        // The pre-join preview has just stopped its microphone; on a busy
+        // machine the device is not released yet and the first capture
+        // fails (NotReadableError/AbortError). One retry later it works.
+        const problem = classifyMediaError(err);
+        if (problem !== 'busy' && problem !== 'failed') throw err;
+        await new Promise((r) => setTimeout(r, 700));
+        s = await navigator.mediaDevices.getUserMedia(constraints);
+      }
       const track = s.getAudioTracks()[0];
       const old = this.mic;
       this.mic = track;

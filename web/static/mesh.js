@@ -74,7 +74,12 @@ export function dialsTo(selfId, otherId) {
  */
 function applyLimits(sender, limits) {
   if (!sender) return;
-  const params = sender.getParameters();
+  const params = /** @type {RTCRtpSendParameters & {degradationPreference?: string}} */ (sender.getParameters());
+  // Under CPU or bandwidth pressure drop frame rate, not resolution
+  // (libwebrtc otherwise halves a camera to 320×240 on a busy laptop; a
+  // face that small is hard to read on a tile, 12 fps of it is fine).
+  // Browsers that ignore it keep their default.
+  params.degradationPreference = 'maintain-resolution';
   // Before negotiation some browsers list no encodings; the link applies
   // the limits again once it connects.
   const enc = params.encodings?.[0];
@@ -245,7 +250,7 @@ export class Mesh {
           const answer = await link.pc.createAnswer();
           if (this.links.get(from) !== link) return;
           await link.pc.setLocalDescription(answer);
-          this.negotiations++;
+              this.negotiations++;
           this.opts.signal(from, { k: 'sig', payload: { d: link.pc.localDescription?.toJSON() ?? answer } });
         } catch (err) {
           console.warn('mesh: answering failed', from, err);

@@ -342,9 +342,13 @@ export class Hub {
   /**
    * Sends payload to everyone else in the room.
    * @param {unknown} payload
+   * @param {() => boolean} [stillWanted] checked again once the room's ids are known
    */
-  async broadcast(payload) {
+  async broadcast(payload, stillWanted) {
     const ids = await this.peers();
+    // The answer takes a round trip: a message that went stale meanwhile
+    // (a beacon after we left) must not follow our bye.
+    if (stillWanted && !stillWanted()) return;
     for (const id of ids) if (id !== this.selfId) this.send(id, payload);
   }
 
@@ -536,9 +540,16 @@ export class Hub {
     const session = this.session;
     // Timers of hidden tabs may be throttled, so only an echo we sent and
     // that stayed unanswered counts, never a long gap between ticks.
+    let lastTick = performance.now();
     this.echoTimer = setInterval(() => {
       if (!session || this.session !== session) return;
       const now = performance.now();
+      // Time this page itself did not run (a busy machine, a frozen or
+      // throttled tab) is not the hub's silence: its reply may be queued
+      // right behind this tick. Only the time the page ran counts.
+      const gap = now - lastTick;
+      if (gap > 3 * ECHO_EVERY_MS && this.pendingSince) this.pendingSince = Math.min(now, this.pendingSince + gap - ECHO_EVERY_MS);
+      lastTick = now;
       const silent = this.pendingSince ? now - this.pendingSince : 0;
       if (silent > DEAD_MS) {
         console.warn('hub: echo unanswered, reconnecting');

@@ -1,7 +1,9 @@
 // Room presence over the hub, wire-compatible with Kibitz: `hi` on every
 // (re)connect, `present` every 2.5 s while in the call, `bye` on leaving,
-// `sig` for media signaling. Entries not refreshed for 8 s are reaped; a
-// `bye` (ours or the hub's on behalf of a vanished peer) removes at once.
+// `sig` for media signaling. Entries not refreshed for 8 s are reaped unless
+// their media link is still up (a frozen or backgrounded tab sends no
+// beacons, but its browser keeps the link alive); a `bye` (ours or the
+// hub's on behalf of a vanished peer) removes at once.
 
 /**
  * @typedef {{
@@ -39,6 +41,7 @@ export class Room {
    *   onRoster?: (members: Member[]) => void,
    *   onSig?: (fromId: string, payload: unknown) => void,
    *   onNewerVersion?: () => void,
+   *   linkUp?: (id: string) => boolean,
    * }} handlers
    */
   constructor(hub, handlers) {
@@ -75,7 +78,7 @@ export class Room {
     this.members.clear();
     this.emit();
     this.hub.broadcast({ k: 'hi' });
-    if (this.inCall) this.hub.broadcast(this.presentPayload());
+    if (this.inCall) this.hub.broadcast(this.presentPayload(), () => this.inCall);
   }
 
   /** Enters the call: others now see us in their roster. */
@@ -114,7 +117,7 @@ export class Room {
   }
 
   announce() {
-    if (this.inCall) this.hub.broadcast(this.presentPayload());
+    if (this.inCall) this.hub.broadcast(this.presentPayload(), () => this.inCall);
   }
 
   /**
@@ -172,7 +175,7 @@ export class Room {
     const now = performance.now();
     let changed = false;
     for (const [id, m] of this.members) {
-      if (now - m.seen > REAP_MS) {
+      if (now - m.seen > REAP_MS && !this.handlers.linkUp?.(id)) {
         this.members.delete(id);
         changed = true;
       }

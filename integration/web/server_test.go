@@ -2,32 +2,39 @@ package web
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/kibitzbox/kibitzbox/internal/testenv"
+	"github.com/kibitzbox/kibitzbox/internal/web"
 )
 
-// TestBrowserCameraAllowed loads the app from the HTTPS server in real
-// headless chromium (fake camera and microphone) and calls getUserMedia in
-// the page: the server's Permissions-Policy and CSP must not block it, and
-// the page must be a secure context. The browser ignores certificate
-// errors only here; guests click through the warning once.
+// TestBrowserCameraAllowed loads the app from internal/web's HTTPS server
+// (no hub) in real headless chromium (fake camera and microphone) and
+// calls getUserMedia in the page: the server's Permissions-Policy and CSP
+// must not block it, and the page must be a secure context. The browser
+// ignores certificate errors only here; guests click through the warning
+// once.
 func TestBrowserCameraAllowed(t *testing.T) {
-	testenv.Short(t, "headless chromium")
-	chromium := testenv.RequireProgram(t, "chromium")[0]
-	s := startServer(t, testConfig(t))
+	s, err := web.New(web.Config{
+		StateDir:    t.TempDir(),
+		HTTPSAddr:   "127.0.0.1:0",
+		HTTPAddr:    "127.0.0.1:0",
+		DefaultRoom: "lobby",
+		RoomCap:     8,
+		Blob:        func() string { return "g2|test+blob/x=" },
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("web.New: %v", err)
+	}
+	testenv.Serve(t, s.Run)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true),
-	)
+	opts := append(chromiumFlags(t), fakeMedia...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
