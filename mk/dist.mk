@@ -11,12 +11,11 @@ APT_PACKAGES += wine wine64 binutils-mingw-w64-x86-64 zip
 CHECK_TARGETS += crossbuild
 
 DIST_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
-# The version stamped into the binaries. DIST_VERSION_LDFLAGS is the one place
-# that says how: today -X main.version (as mk/hub.mk); when the hub reads its
-# version from the build info instead, set it empty and keep DIST_VERSION for
-# the archive names.
-DIST_VERSION ?= $(or $(HUB_VERSION),$(shell git describe --always --dirty 2>/dev/null || echo dev))
-DIST_VERSION_LDFLAGS ?= -X main.version=$(DIST_VERSION)
+# The version stamped into the binaries: the one mechanism of mk/hub.mk
+# (VERSION, VERSION_LDFLAGS: -X internal/daemon.version); DIST_VERSION also
+# names the archives.
+DIST_VERSION ?= $(or $(VERSION),$(shell git describe --always --dirty 2>/dev/null || echo dev))
+DIST_VERSION_LDFLAGS ?= $(VERSION_LDFLAGS)
 DIST_DIR ?= dist
 
 .PHONY: dist crossbuild
