@@ -3,34 +3,11 @@ package hub
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"net"
 	"net/netip"
 
 	"github.com/pion/stun/v4"
-	"golang.org/x/sys/unix"
 )
-
-// setSocketBuffers asks for big kernel buffers so bursts of 8 KiB frames
-// (many 1.2 KB SCTP packets) are not dropped by the kernel. As root the
-// FORCE variants pass the net.core.rmem_max cap.
-func setSocketBuffers(c *net.UDPConn, size int, log *slog.Logger) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
-			c.SetReadBuffer(size)
-		}
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size) != nil {
-			c.SetWriteBuffer(size)
-		}
-		if got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
-			log.Debug("hub socket buffers", "rcvbuf", got)
-		}
-	})
-}
 
 // maxDatagram is the largest UDP payload; reading into a smaller buffer
 // would silently truncate.

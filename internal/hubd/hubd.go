@@ -241,6 +241,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	printBanner(out, blob, appURL, kibitzLink(calls.DefaultRoom), log)
+	if strings.TrimSpace(cfg.Advertise) == "" {
+		// The laptop case: say which address guests get and how to change it.
+		fmt.Fprintf(out, "GUESTS join over %v: the same Wi-Fi or LAN as this computer (no captive portal here: they open APP or scan the QR). Another address: --advertise <ip>\n", advertise)
+		log.Info("advertising this computer's address; guests must be on its network; --advertise <ip> chooses another", "advertise", advertise)
+	}
 	log.Info("hub running", "version", cfg.Version, "udp_port", hubPort, "turn_port", turnPort, "advertise", advertise, "discoverable", cfg.Discoverable, "state", cfg.StateDir)
 	return g.Wait()
 }
@@ -332,11 +337,11 @@ func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
 	if len(out) == 0 && len(public) > 0 {
-		log.Warn("no private LAN address found; advertising a non-private one", "addr", public[0])
+		log.Warn("no private LAN address found; advertising a non-private one (--advertise <ip> chooses another)", "addr", public[0])
 		out = public[:1]
 	}
 	if len(out) == 0 {
-		log.Warn("no network address found; advertising 127.0.0.1 (only Go clients on this computer can join, not browsers)")
+		log.Warn("no network address found; advertising 127.0.0.1: only Go clients on this computer can join, not browsers; join a Wi-Fi or pass --advertise <ip>")
 		out = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	}
 	return out, nil

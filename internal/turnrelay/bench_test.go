@@ -1,3 +1,8 @@
+//go:build linux
+
+// The relay benchmark measures CPU time with getrusage and /proc/stat, which
+// only Linux has; the relay's tests are in the other files.
+
 package turnrelay
 
 import (
@@ -23,6 +28,8 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
+
+	"github.com/kibitzbox/kibitzbox/internal/sockbuf"
 )
 
 // The relay↔relay benchmark runs the relay in a child process (this test
@@ -277,7 +284,9 @@ func forceBuffers(b *testing.B, c *net.UDPConn) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_ = rc.Control(func(fd uintptr) { _ = tuneSocket(fd, false, harnessSocketBuffer) })
+	if _, err := sockbuf.Set(rc, harnessSocketBuffer); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkRelayToRelay pushes 1200-byte datagrams from client A through its

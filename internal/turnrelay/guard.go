@@ -23,7 +23,7 @@ import (
 type guardConn struct {
 	*net.UDPConn
 	srv   *Server
-	batch *ipv4.PacketConn // recvmmsg/sendmmsg on the same socket
+	batch batchConn // recvmmsg/sendmmsg on the same socket where there are such calls
 
 	// Read batch, only touched by the listener's goroutine.
 	rmsgs       []ipv4.Message
@@ -58,7 +58,7 @@ func newGuardConn(c *net.UDPConn, s *Server) *guardConn {
 	g := &guardConn{
 		UDPConn: c,
 		srv:     s,
-		batch:   ipv4.NewPacketConn(c),
+		batch:   newBatchConn(c),
 		rmsgs:   make([]ipv4.Message, batchLen),
 		wmsgs:   make([]ipv4.Message, batchLen),
 	}

@@ -7,15 +7,15 @@ import (
 	"net"
 )
 
-// tuneSocket sets the buffer sizes; sharing the port needs Linux's
-// SO_REUSEPORT semantics, so elsewhere only one listener is supported.
-func tuneSocket(_ uintptr, reusePort bool, _ int) error {
-	if reusePort {
-		return errors.New("turnrelay: several listeners need Linux (SO_REUSEPORT); set Listeners to 1")
-	}
-	return nil
+// defaultListeners is a single socket: only Linux's SO_REUSEPORT balances
+// UDP clients over several sockets (macOS and the BSDs hand each datagram
+// to one of them, Windows has no such option).
+func defaultListeners() int { return 1 }
+
+func setReusePort(uintptr) error {
+	return errors.New("turnrelay: several listeners need Linux (SO_REUSEPORT); set Listeners to 1")
 }
 
-func socketBuffers(c *net.UDPConn) (rcv, snd int, err error) {
-	return 0, 0, nil
-}
+// newBatchConn moves one datagram per system call: x/net has no recvmsg on
+// Windows, and no recvmmsg outside Linux.
+func newBatchConn(c *net.UDPConn) batchConn { return singleConn{c} }

@@ -13,13 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/turn/v5"
 
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
+	"github.com/kibitzbox/kibitzbox/internal/sockbuf"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 )
 
@@ -69,7 +69,7 @@ type Config struct {
 	// IPv4 addresses (0.0.0.0).
 	ListenIP netip.Addr
 	// Listeners is the number of UDP sockets sharing Port via SO_REUSEPORT;
-	// 0 means one per CPU.
+	// 0 means one per CPU on Linux and one elsewhere (see defaultListeners).
 	Listeners int
 	// SocketBuffer is the SO_RCVBUF/SO_SNDBUF size asked for per listener;
 	// 0 means DefaultSocketBuffer.
@@ -147,8 +147,7 @@ type Server struct {
 	count     *counters
 	listeners []*guardConn
 	addr      netip.AddrPort
-	rcvBuf    int
-	sndBuf    int
+	bufs      sockbuf.Granted
 	started   atomic.Bool
 	rate      atomic.Uint64 // relayed bytes in the last full second
 }
@@ -170,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxAllocations = DefaultMaxAllocations
 	}
 	if cfg.Listeners <= 0 {
-		cfg.Listeners = runtime.NumCPU()
+		cfg.Listeners = defaultListeners()
 	}
 	if cfg.SocketBuffer <= 0 {
 		cfg.SocketBuffer = DefaultSocketBuffer
@@ -216,12 +215,12 @@ func New(cfg Config) (*Server, error) {
 		s.keys[user] = turn.GenerateAuthKey(user, cfg.Realm, pass)
 	}
 
-	conns, rcv, snd, err := listenShared(cfg.ListenIP, cfg.Port, cfg.Listeners, cfg.SocketBuffer)
+	conns, bufs, err := listenShared(cfg.ListenIP, cfg.Port, cfg.Listeners, cfg.SocketBuffer)
 	if err != nil {
 		return nil, err
 	}
 	s.addr = conns[0].LocalAddr().(*net.UDPAddr).AddrPort()
-	s.rcvBuf, s.sndBuf = rcv, snd
+	s.bufs = bufs
 	s.table = newRelayTable(cfg.RelayIP, s.addr.Port(), cfg.MaxAllocationsPerClient, cfg.MaxAllocations, s.count)
 	s.table.shaper = newShaper(s.count)
 	s.table.shaper.setBudget(cfg.AirBudgetKbps)
@@ -278,11 +277,11 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("turnrelay: start pion TURN server on %v: %w", s.addr, err)
 	}
 	s.log.Info("TURN relay listening", "addr", s.addr.String(), "relay_ip", s.cfg.RelayIP.String(),
-		"listeners", len(s.listeners), "rcvbuf", s.rcvBuf, "sndbuf", s.sndBuf,
+		"listeners", len(s.listeners), "rcvbuf", s.bufs.Recv, "sndbuf", s.bufs.Send, "buffers", s.bufs.How,
 		"client_nets", fmt.Sprint(s.cfg.ClientNets), "max_allocations_per_client", s.cfg.MaxAllocationsPerClient)
-	if s.rcvBuf < s.cfg.SocketBuffer || s.sndBuf < s.cfg.SocketBuffer {
-		s.log.Warn("TURN socket buffers smaller than asked; raise net.core.rmem_max/wmem_max or run as root",
-			"asked", s.cfg.SocketBuffer, "rcvbuf", s.rcvBuf, "sndbuf", s.sndBuf)
+	if s.bufs.Short(s.cfg.SocketBuffer) {
+		s.log.Warn("TURN socket buffers smaller than asked", "asked", s.cfg.SocketBuffer,
+			"rcvbuf", s.bufs.Recv, "sndbuf", s.bufs.Send, "hint", sockbuf.Hint())
 	}
 
 	tick := time.NewTicker(time.Second)
@@ -332,8 +331,8 @@ func (s *Server) Stats() Stats {
 		DroppedSendFailed: c.droppedSendFailed.Load(),
 		DroppedPacing:     c.droppedPacing.Load(),
 		Listeners:         len(s.listeners),
-		RecvBuffer:        s.rcvBuf,
-		SendBuffer:        s.sndBuf,
+		RecvBuffer:        s.bufs.Recv,
+		SendBuffer:        s.bufs.Send,
 	}
 	st.Refused = st.RefusedClientNet + st.RefusedAuth + st.RefusedQuota + st.RefusedPermission + st.RefusedDeallocate
 	return st
