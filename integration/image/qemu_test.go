@@ -306,7 +306,6 @@ func tail(s string, n int) string {
 // without the Pi's hardware), talks to it from outside like a guest would,
 // then updates it over the air and checks that /perm kept the identity.
 func TestVMTestInstance(t *testing.T) {
-	testenv.Short(t, "booting the image in qemu")
 	testenv.RequireProgram(t, "qemu-system-x86_64", "mkfs.ext4", "cp")
 	root := repoRoot(t)
 	gok, env, password := gokTool(t)
@@ -539,7 +538,6 @@ func TestVMTestInstance(t *testing.T) {
 // programs. It also checks that gok's own config parser reads config.json
 // back byte for byte, i.e. that no key in it was silently ignored.
 func TestPiImageBootsInQEMUVirt(t *testing.T) {
-	testenv.Short(t, "booting the Pi image in qemu")
 	testenv.RequireProgram(t, "qemu-system-aarch64", "mkfs.ext4", "cp", "mtype", "unsquashfs")
 	root := repoRoot(t)
 	gok, env, password, xdg := gokToolXDG(t)

@@ -47,15 +47,6 @@ func RequireProgram(t testing.TB, names ...string) []string {
 	return paths
 }
 
-// Short skips the test under go test -short, for heavy tests (VMs, browsers).
-// In CI -short is never used, so this never hides a test there.
-func Short(t testing.TB, what string) {
-	t.Helper()
-	if testing.Short() {
-		Require(t, false, "a full run (not -short) for "+what)
-	}
-}
-
 // Retry runs fn up to attempts times until it returns nil, and returns its
 // last error. Each failed attempt that is tried again is logged as a line
 // starting "RETRY:", which tools/testreport lists in its summary, so a
