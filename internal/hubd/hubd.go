@@ -220,6 +220,7 @@ func Run(ctx context.Context, cfg Config) error {
 			KibitzLink:   kibitzLink,
 			AirBudget:    budget.kbps,
 			Admin:        adminHandler,
+			Laptop:       !onGokrazy(),
 			Logger:       log.With("part", "web"),
 		})
 		if err != nil {

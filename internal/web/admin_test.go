@@ -60,3 +60,17 @@ func TestSetCallsChangesJoin(t *testing.T) {
 		t.Errorf("SetCalls with an empty room: %+v, want the room kept", got)
 	}
 }
+
+// On a laptop the QR page says guests join from the same network; on the
+// box it does not.
+func TestQRPageNamesTheLaptopCase(t *testing.T) {
+	for _, laptop := range []bool{false, true} {
+		cfg := testConfig(t)
+		cfg.Laptop = laptop
+		s := startServer(t, cfg)
+		_, page := get(t, httpsClient(t, s, ""), "https://"+s.HTTPSAddr().String()+"/qr", "", "")
+		if got := strings.Contains(page, "same Wi-Fi or network as this computer"); got != laptop {
+			t.Errorf("laptop=%v: the page names the laptop case: %v", laptop, got)
+		}
+	}
+}

@@ -278,6 +278,7 @@ img{width:100%;max-width:20rem;height:auto;background:#fff;border-radius:8px;ima
 figcaption b{display:block;font-size:1.2rem;margin:.6rem 0 .2rem}
 a{color:#8fc1ff;word-break:break-all;font-size:.85rem}
 h1{font-size:1.5rem;margin:1.5rem 1rem 0}
+.note{max-width:40rem;margin:0 auto 2rem;padding:0 1rem;color:#b8c0d0}
 </style></head><body>
 <h1>Join the call in “{{.Room}}”</h1>
 <main>
@@ -285,7 +286,9 @@ h1{font-size:1.5rem;margin:1.5rem 1rem 0}
 <figcaption><b>Scan with your camera</b>Opens the call in your browser.<br><a href="{{.AppURL}}">{{.AppURL}}</a></figcaption></figure>
 <figure><img src="/qr/kibitz.png?room={{.Room}}" width="320" height="320" alt="QR code for the kibitz.chat link">
 <figcaption><b>Already use kibitz.chat?</b>Opens the same room in the Kibitz app.<br><a href="{{.KibitzURL}}">kibitz.chat link</a></figcaption></figure>
-</main></body></html>
+</main>
+{{if .Laptop}}<p class="note">This call runs on a computer, not a Kibitz Box: guests join from the same Wi-Fi or network as this computer. There is no Wi-Fi QR and no sign-in page; they open the link or scan the code.</p>{{end}}
+</body></html>
 `))
 
 func (s *Server) serveQRPage(w http.ResponseWriter, r *http.Request) {
@@ -296,7 +299,10 @@ func (s *Server) serveQRPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	qrPage.Execute(w, struct{ Room, AppURL, KibitzURL string }{room, s.AppURL(room), s.kibitzURL(room)})
+	qrPage.Execute(w, struct {
+		Room, AppURL, KibitzURL string
+		Laptop                  bool
+	}{room, s.AppURL(room), s.kibitzURL(room), s.cfg.Laptop})
 }
 
 func (s *Server) serveQRImage(w http.ResponseWriter, r *http.Request) {

@@ -57,6 +57,10 @@ type Config struct {
 	// AirBudget returns the relay's air budget in kb/s (0: no limit), for
 	// /api/join; nil means no limit.
 	AirBudget func() int
+	// Laptop says the hub runs on a computer rather than the box: the QR
+	// page then tells guests to join from the same network (there is no
+	// Wi-Fi QR and no captive portal).
+	Laptop bool
 	// Admin serves the operator API under /api/admin/ (internal/admin);
 	// with it, /admin serves the operator page. Nil turns both off.
 	Admin  http.Handler
