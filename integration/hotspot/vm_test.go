@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -149,6 +150,10 @@ func runVM(t *testing.T, qemu, vmlinuz, initrd string) (map[string]result, []str
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		console = append(console, line)
+		if j := strings.Index(line, "KBVM-RETRY "); j >= 0 {
+			testenv.LogRetry(t, "hotspot VM guest script", errors.New(line[j+len("KBVM-RETRY "):]))
+			continue
+		}
 		i := strings.Index(line, "KBVM ")
 		if i < 0 {
 			continue

@@ -34,14 +34,20 @@ fail() {
 	finish
 }
 # retry N CMD...: run CMD once a second until it succeeds, at most N times.
+# Every try after the first is reported (KBVM-RETRY), and the Go test
+# lists them in the run's summary.
 retry() {
 	n=$1; shift
 	i=0
 	while [ $i -lt $n ]; do
-		"$@" && return 0
+		if "$@"; then
+			[ $i -gt 0 ] && echo "KBVM-RETRY $* succeeded after $((i + 1)) tries"
+			return 0
+		fi
 		i=$((i + 1))
 		sleep 1
 	done
+	echo "KBVM-RETRY $* failed $n tries"
 	return 1
 }
 
