@@ -44,7 +44,7 @@ func New(t testing.TB) *NS {
 		t.Fatalf("netnstest: random name: %v", err)
 	}
 	removeStale(t)
-	ns := &NS{Name: fmt.Sprintf("%s%d-%s", namePrefix, os.Getpid(), hex.EncodeToString(b[:])), t: t}
+	ns := &NS{Name: fmt.Sprintf("%s%d-%s", NamePrefix, os.Getpid(), hex.EncodeToString(b[:])), t: t}
 	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
 		t.Fatalf("netnstest: ip netns add %s: %v: %s", ns.Name, err, out)
 	}
@@ -57,9 +57,9 @@ func New(t testing.TB) *NS {
 	return ns
 }
 
-// namePrefix starts every namespace name, followed by the owning test
+// NamePrefix starts every namespace name, followed by the owning test
 // process's PID, so that leftovers of a killed test run can be recognised.
-const namePrefix = "kbztest-"
+const NamePrefix = "kbztest-"
 
 // removeStale deletes namespaces left behind by test processes that no
 // longer exist (killed by a timeout, so their cleanups never ran).
@@ -70,7 +70,7 @@ func removeStale(t testing.TB) {
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		rest, ok := strings.CutPrefix(name, namePrefix)
+		rest, ok := strings.CutPrefix(name, NamePrefix)
 		if !ok {
 			continue
 		}

@@ -1,4 +1,6 @@
-package netnstest
+package hotspot_test
+
+// Tests of the network-namespace helpers the heavy tests build on.
 
 import (
 	"net"
@@ -6,11 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kibitzbox/kibitzbox/internal/netnstest"
 )
 
 func TestVethPairCarriesTrafficBetweenNamespaces(t *testing.T) {
-	a, b := New(t), New(t)
-	Veth(t, a, "left0", b, "right0")
+	a, b := netnstest.New(t), netnstest.New(t)
+	netnstest.Veth(t, a, "left0", b, "right0")
 	a.AddAddr("left0", "10.99.0.1/24")
 	b.AddAddr("right0", "10.99.0.2/24")
 
@@ -57,8 +61,9 @@ func TestVethPairCarriesTrafficBetweenNamespaces(t *testing.T) {
 }
 
 func TestNamespacesAreDeletedAfterTest(t *testing.T) {
+	netnstest.Require(t)
 	var name string
-	t.Run("inner", func(t *testing.T) { name = New(t).Name })
+	t.Run("inner", func(t *testing.T) { name = netnstest.New(t).Name })
 	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ip netns list: %v: %s", err, out)
@@ -69,14 +74,14 @@ func TestNamespacesAreDeletedAfterTest(t *testing.T) {
 }
 
 func TestStaleNamespacesOfDeadProcessesAreRemoved(t *testing.T) {
-	Require(t)
+	netnstest.Require(t)
 	// A PID above the kernel's maximum cannot be running.
-	stale := namePrefix + "999999999-deadbeef"
+	stale := netnstest.NamePrefix + "999999999-deadbeef"
 	if out, err := exec.Command("ip", "netns", "add", stale).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", stale).Run() })
-	mine := New(t)
+	mine := netnstest.New(t)
 	out, _ := exec.Command("ip", "netns", "list").CombinedOutput()
 	if strings.Contains(string(out), stale) {
 		t.Fatalf("stale namespace %s survived New", stale)
