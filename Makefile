@@ -36,11 +36,9 @@ help:
 	@echo "make previews   render the display previews into docs/"
 
 # The fast tier: everything that needs no root, no apt and no network (the
-# npm step only installs from the warm npm cache after the first run). Two
-# steps at a time: the unit tests spend much of their time waiting on
-# timers and sockets, which the linters' CPU work fills.
+# npm step only installs from the warm npm cache after the first run).
 check:
-	@start=$$(date +%s); $(MAKE) --no-print-directory -j2 --output-sync=target check-steps; \
+	@start=$$(date +%s); $(MAKE) --no-print-directory check-steps; \
 	  echo "make check: passed in $$(( $$(date +%s) - start )) s"
 
 check-steps: lint web-typecheck jstest unit $(CHECK_TARGETS)
