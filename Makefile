@@ -13,6 +13,8 @@ APT_PACKAGES :=
 DEPS_TARGETS :=
 # Extra fast checks for `make check` (no root, no network); mk/*.mk append.
 CHECK_TARGETS :=
+# Heavier whole-build steps of `make test` beyond the areas; mk/*.mk append.
+TEST_TARGETS :=
 # Benchmark steps; mk/*.mk append.
 BENCH_TARGETS :=
 # The heavy test areas, one package tree each under integration/, run in
@@ -43,7 +45,7 @@ check:
 
 check-steps: lint web-typecheck jstest unit $(CHECK_TARGETS)
 
-test: deps check $(addprefix test-,$(TEST_AREAS))
+test: deps check $(TEST_TARGETS) $(addprefix test-,$(TEST_AREAS))
 	@echo "make test: all steps passed"
 
 deps: apt-deps $(DEPS_TARGETS)

@@ -1,14 +1,16 @@
 # Release binaries of the hub for laptops (docs/hub.md, README "Run it on a
 # laptop"): `make dist` cross-compiles cmd/hub for five platforms into dist/,
-# one archive each with a short README, and SHA256SUMS. `make check` runs
-# the fast cross-compile check (crossbuild); the wine test in
+# one archive each with a short README, and SHA256SUMS. `make check`
+# type-checks the hub for the other platforms (crosscheck, seconds);
+# `make test` builds it for them (crossbuild, minutes); the wine test in
 # integration/hub runs the Windows build for real.
 
 # wine runs hub.exe (on bookworm wine64 is the 64-bit loader); the mingw
 # linker builds the bcryptprimitives.dll forwarder wine 8.0 lacks (see
 # integration/hub/wine_test.go).
 APT_PACKAGES += wine wine64 binutils-mingw-w64-x86-64 zip
-CHECK_TARGETS += crossbuild
+CHECK_TARGETS += crosscheck
+TEST_TARGETS += crossbuild
 
 DIST_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 # The version stamped into the binaries: the one mechanism of mk/hub.mk
@@ -18,7 +20,7 @@ DIST_VERSION ?= $(or $(VERSION),$(shell git describe --always --dirty 2>/dev/nul
 DIST_VERSION_LDFLAGS ?= $(VERSION_LDFLAGS)
 DIST_DIR ?= dist
 
-.PHONY: dist crossbuild
+.PHONY: dist crosscheck crossbuild
 
 dist:
 	@rm -rf $(DIST_DIR) && mkdir -p $(DIST_DIR)
@@ -35,12 +37,19 @@ dist:
 	@cd $(DIST_DIR) && sha256sum *.tar.gz *.zip > SHA256SUMS && cat SHA256SUMS
 	@ls -l $(DIST_DIR)
 
-# Fast: the hub must keep building and vetting for macOS and Windows (a
-# Linux-only import or syscall fails here, not on a user's laptop).
-# go vet covers the packages cmd/hub imports from this module.
+CROSS_TARGETS := $(filter-out linux/amd64,$(DIST_TARGETS))
+
+# Fast: the hub and everything it imports must type-check for every other
+# platform, so a Linux-only identifier fails here and not on a user's
+# laptop. From source, with no compile per platform (tools/crosscheck).
+crosscheck:
+	@echo "== crosscheck ($(CROSS_TARGETS))"
+	@$(GO) run ./tools/crosscheck -targets '$(CROSS_TARGETS)' ./cmd/hub
+
+# Slow: the real cross builds, with go vet of our packages per platform.
 crossbuild:
-	@echo "== crossbuild (darwin/arm64, windows/amd64)"
-	@for t in darwin/arm64 windows/amd64; do \
+	@echo "== crossbuild ($(CROSS_TARGETS))"
+	@for t in $(CROSS_TARGETS); do \
 	  os=$${t%/*}; arch=$${t#*/}; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o /dev/null ./cmd/hub || exit 1; \
 	  pkgs=$$(GOOS=$$os GOARCH=$$arch $(GO) list -deps ./cmd/hub | grep '^github.com/kibitzbox/kibitzbox/'); \

@@ -231,6 +231,7 @@ func TestRoomsRoutingAndPeers(t *testing.T) {
 }
 
 func TestDiscoveryIdentity(t *testing.T) {
+	t.Parallel() // it waits out a dial timeout
 	h := startHub(t, nil)
 	a := dial(t, h.discBlob)
 	b := dial(t, h.blob)
@@ -248,32 +249,33 @@ func TestDiscoveryIdentity(t *testing.T) {
 }
 
 func TestWrongCredentialsGetNoSession(t *testing.T) {
+	t.Parallel() // it waits out four dial timeouts
 	h := startHub(t, nil)
-	ctx := ctxT(t, 4*time.Second)
-	if c, err := hubclient.Dial(ctx, h.blob, hubclient.LoopbackOnly(), hubclient.WithCredentials(h.device.Ufrag, h.device.Pwd+"x")); err == nil {
-		c.Close()
-		t.Fatal("wrong pwd got a session")
-	}
-	// The discovery pwd with the device ufrag must not pass either.
-	ctx = ctxT(t, 4*time.Second)
-	if c, err := hubclient.Dial(ctx, h.blob, hubclient.LoopbackOnly(), hubclient.WithCredentials(h.device.Ufrag, galaxy.DiscoveryPwd)); err == nil {
-		c.Close()
-		t.Fatal("device ufrag with the discovery pwd got a session")
-	}
 	fp := h.device.Fingerprint
 	fp[0] ^= 0xff
-	ctx = ctxT(t, 4*time.Second)
-	if c, err := hubclient.Dial(ctx, h.blob, hubclient.LoopbackOnly(), hubclient.WithFingerprint(fp)); err == nil {
-		c.Close()
-		t.Fatal("wrong fingerprint got a session")
+	bad := []struct {
+		name string
+		opt  hubclient.Option
+	}{
+		{"wrong pwd", hubclient.WithCredentials(h.device.Ufrag, h.device.Pwd+"x")},
+		// The discovery pwd with the device ufrag must not pass either.
+		{"device ufrag with the discovery pwd", hubclient.WithCredentials(h.device.Ufrag, galaxy.DiscoveryPwd)},
+		{"wrong fingerprint", hubclient.WithFingerprint(fp)},
+		// The hub presents the identity the ufrag selected, so pinning
+		// the discovery fingerprint for the device ufrag fails.
+		{"device ufrag pinning the discovery certificate", hubclient.WithFingerprint(h.discovery.Fingerprint)},
 	}
-	// The client pinning the discovery fingerprint for the device ufrag
-	// fails: the hub presents the identity the ufrag selected.
-	ctx = ctxT(t, 4*time.Second)
-	if c, err := hubclient.Dial(ctx, h.blob, hubclient.LoopbackOnly(), hubclient.WithFingerprint(h.discovery.Fingerprint)); err == nil {
-		c.Close()
-		t.Fatal("device ufrag presented the discovery certificate")
-	}
+	t.Run("dials", func(t *testing.T) {
+		for _, b := range bad {
+			t.Run(b.name, func(t *testing.T) {
+				t.Parallel()
+				if c, err := hubclient.Dial(ctxT(t, 4*time.Second), h.blob, hubclient.LoopbackOnly(), b.opt); err == nil {
+					c.Close()
+					t.Fatal("got a session")
+				}
+			})
+		}
+	})
 	if n := h.Stats().Sessions; n != 0 {
 		t.Fatalf("%d sessions after failed dials", n)
 	}
@@ -319,6 +321,7 @@ func TestVanishedPeerRemovedAndRoomGetsBye(t *testing.T) {
 }
 
 func TestLiveIdleSessionIsKept(t *testing.T) {
+	t.Parallel() // it waits out the idle limit
 	h := startHub(t, nil)
 	a, b := joinedPair(t, h.blob)
 	time.Sleep(7 * time.Second) // no frames, only ICE/SCTP keepalives
