@@ -23,7 +23,7 @@ TEST_AREAS := hub web hotspot image
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: check check-steps test deps apt-deps lint fmt build-all vet staticcheck unit jstest bench clean help
+.PHONY: check check-steps test deps apt-deps lint fmt vet staticcheck unit jstest bench clean help
 
 help:
 	@echo "make run        start the hub and the call app on this computer"
@@ -39,18 +39,15 @@ help:
 
 # The fast tier: everything that needs no root, no apt and no network (the
 # npm step only installs from the warm npm cache after the first run).
-# One build compiles every package once; then the steps run side by side:
-# go vet and staticcheck each use little more than one core, and the unit
-# tests mostly wait on timers and sockets.
+# go vet goes first and compiles everything once; then two steps at a time,
+# because the unit tests mostly wait on timers and sockets while
+# staticcheck fills the cores.
 check:
-	@start=$$(date +%s); $(MAKE) --no-print-directory fmt build-all; \
-	  $(MAKE) --no-print-directory -j4 --output-sync=target check-steps; \
+	@start=$$(date +%s); $(MAKE) --no-print-directory fmt vet; \
+	  $(MAKE) --no-print-directory -j2 --output-sync=target check-steps; \
 	  echo "make check: passed in $$(( $$(date +%s) - start )) s"
 
-check-steps: vet staticcheck web-typecheck jstest unit $(CHECK_TARGETS)
-
-build-all:
-	@echo "== go build ./..."; $(GO) build ./...
+check-steps: staticcheck web-typecheck jstest unit $(CHECK_TARGETS)
 
 test: deps check $(TEST_TARGETS) $(addprefix test-,$(TEST_AREAS))
 	@echo "make test: all steps passed"
