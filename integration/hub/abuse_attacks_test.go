@@ -381,7 +381,7 @@ func TestAbuseLongRoomNames(t *testing.T) {
 	}
 	// All 700 joined (dialMany waits for each id), but on a busy 2-core
 	// machine this one test process cannot keep 700 pion peers answering
-	// within the hub's 4.5 s idle limit, so some are gone by now; the list
+	// within the hub's 3.5 s idle limit, so some are gone by now; the list
 	// must be capped (32 listed, the rest counted) whatever is left.
 	// TestStatsListsTheBiggestRoomsOnly checks the exact 700.
 	if len(doc.Rooms) != 32 || doc.OtherRooms == 0 || doc.Drops["bad_room_name"] < sessions {

@@ -83,8 +83,10 @@ type Limits struct {
 // DefaultLimits are sized for a Raspberry Pi serving a few rooms of a venue.
 func DefaultLimits() Limits {
 	return Limits{
-		// 4.5 s plus the 250 ms reaper tick keeps removal within 5 s.
-		IdleTimeout:      4500 * time.Millisecond,
+		// 3.5 s plus the 250 ms reaper tick removes a vanished client
+		// well within 5 s; a live one answers the hub's heartbeat every
+		// 500 ms, so it can lose six in a row and stay.
+		IdleTimeout:      3500 * time.Millisecond,
 		HandshakeTimeout: 10 * time.Second,
 		MaxFrame:         256 << 10,
 		SendQueueBytes:   1 << 20,
@@ -267,7 +269,7 @@ loop:
 			err = fmt.Errorf("hub socket: %w", err)
 			break loop
 		case <-tick.C:
-			h.reap(n%4 == 0) // heartbeat every second
+			h.reap(n%2 == 0) // heartbeat every 500 ms
 		}
 	}
 	h.conn.Close()
