@@ -50,7 +50,8 @@ var guestSteps = []string{
 	// WPA2 from here on.
 	"hotspot-restart", "identity-regenerated", "wpa2-status", "hidden", "rescan",
 	"rejoin", "rejoin-b", "redhcp-b", "redhcp", "rehttp", "rehttp-b", "no-isolate", "wpa2-authorized",
-	"sniff", "forged-msg2", "forged-msg2-ping", "wrong-pass", "hotspot-restart-wpa2", "rejoin-wpa2", "rejoin-wpa2-ping", "hotspot-stop",
+	"sniff", "forged-msg2", "forged-msg2-ping", "wrong-pass", "hotspot-restart-wpa2", "rejoin-wpa2", "rejoin-wpa2-ping",
+	"admin-passphrase", "old-passphrase-refused", "new-passphrase-joins", "new-passphrase-ping", "hotspot-stop",
 }
 
 func TestHotspotInVM(t *testing.T) {
@@ -62,7 +63,11 @@ func TestHotspotInVM(t *testing.T) {
 	hotspotBin := filepath.Join(work, "hotspot")
 	injectBin := filepath.Join(work, "frameinject")
 	sniffBin := filepath.Join(work, "framesniff")
+	hubBin := filepath.Join(work, "hub")
+	adminBin := filepath.Join(work, "adminclient")
 	for bin, pkg := range map[string]string{
+		hubBin:     "github.com/kibitzbox/kibitzbox/cmd/hub",
+		adminBin:   "github.com/kibitzbox/kibitzbox/integration/hotspot/adminclient",
 		hotspotBin: "github.com/kibitzbox/kibitzbox/cmd/hotspot",
 		injectBin:  "github.com/kibitzbox/kibitzbox/integration/hotspot/frameinject",
 		sniffBin:   "github.com/kibitzbox/kibitzbox/integration/hotspot/framesniff",
@@ -87,6 +92,8 @@ func TestHotspotInVM(t *testing.T) {
 	must(t, rd.addFile("hotspot", hotspotBin))
 	must(t, rd.addFile("frameinject", injectBin))
 	must(t, rd.addFile("framesniff", sniffBin))
+	must(t, rd.addFile("hub", hubBin))
+	must(t, rd.addFile("adminclient", adminBin))
 	for dst, src := range map[string]string{
 		"bin/busybox": busybox, "sbin/iw": iw, "sbin/wpa_supplicant": wpaSupplicant, "sbin/wpa_cli": wpaCli,
 	} {

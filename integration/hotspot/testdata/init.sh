@@ -403,6 +403,42 @@ ns a ping -c 1 -W 3 10.42.0.1 >/dev/null || retry 3 ns a ping -c 1 -W 3 10.42.0.
 ok rejoin-wpa2-ping
 leave a
 
+# The operator changes the passphrase on the operator page: adminclient
+# makes the page's calls to the real hub (code from the hub's loopback
+# status, unlock, state, Wi-Fi settings). The hub saves the settings file
+# the hotspot shares and has it reload: the AP restarts with the new
+# passphrase, the status (and so the screen's Wi-Fi QR) follows, the old
+# passphrase is refused and the new one joins.
+/hub --state /state --advertise 10.42.0.1 --turn-port -1 --https 127.0.0.1:8443 --http "" \
+	--admin --log-level debug >>/tmp/hub.log 2>&1 &
+HUB_PID=$!
+hub_up() { wget -q -O - http://127.0.0.1:8079/status 2>/dev/null | grep -q operator_code; }
+retry 60 hub_up || fail admin-passphrase "the hub did not come up: $(tail -n 5 /tmp/hub.log | tr '\n' ' ')"
+NEWPASS="new-$PASS"
+/adminclient -passphrase "$NEWPASS" > /tmp/admin.txt 2>&1 ||
+	fail admin-passphrase "$(tr '\n' ' ' < /tmp/admin.txt) hub: $(tail -n 5 /tmp/hub.log | tr '\n' ' ')"
+retry 30 status_has "\"passphrase\": \"$NEWPASS\"" || fail admin-passphrase "the hotspot still runs the old passphrase"
+retry 30 status_has '"state": "running"' || fail admin-passphrase "the AP did not come back"
+status_has "\"wifi_qr\": \"WIFI:T:WPA;S:$SSID;P:$NEWPASS;H:true;;\"" ||
+	fail admin-passphrase "the Wi-Fi QR does not carry the new passphrase: $(wget -q -O - $STATUS | grep wifi_qr)"
+grep -q 'set wifi' /tmp/hub.log || fail admin-passphrase "the hub logged no 'set wifi' change"
+grep -q "$NEWPASS" /tmp/hub.log && fail admin-passphrase "the hub logged the passphrase"
+ok admin-passphrase "$(cat /tmp/admin.txt)"
+refused_a() { wget -q -O - $STATUS 2>/dev/null | tr -d '\n\t ' | grep -q "\"auth_failures\":\[[^]]*\"mac\":\"$MAC_A\",\"reason\":\"wrongpassphrase\""; }
+supplicant old-passphrase-refused a /tmp/wpa2.conf
+retry 30 refused_a || fail old-passphrase-refused "status lists no wrong passphrase from $MAC_A"
+completed a && fail old-passphrase-refused "A completed with the old passphrase"
+ok old-passphrase-refused
+leave a
+wpa2_conf /tmp/wpa2-new.conf "$NEWPASS"
+supplicant new-passphrase-joins b /tmp/wpa2-new.conf
+joined new-passphrase-joins b
+ns b ping -c 1 -W 3 10.42.0.1 >/dev/null || retry 3 ns b ping -c 1 -W 3 10.42.0.1 >/dev/null ||
+	fail new-passphrase-ping "B cannot reach the box with the new passphrase"
+ok new-passphrase-ping
+leave b
+kill $HUB_PID
+
 kill $HS_PID
 ( sleep 15; kill -9 $HS_PID 2>/dev/null ) &
 wait $HS_PID
