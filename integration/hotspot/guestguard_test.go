@@ -163,3 +163,103 @@ func dialFrom(ns *netnstest.NS, src, addr string) error {
 		return nil
 	})
 }
+
+// TestGuestGuardNoRouter checks the hotspot's first step (issue 13: the box
+// is never a router): EnforceNoRouter turns forwarding off and installs an
+// nftables forward drop that holds on its own, and CheckNoRouter (what the
+// hotspot's status publishes) reads both back from the kernel, and says so
+// when either is missing.
+func TestGuestGuardNoRouter(t *testing.T) {
+	box, guest, lan := netnstest.New(t), netnstest.New(t), netnstest.New(t)
+	netnstest.Veth(t, box, "wlan0", guest, "sta0")
+	netnstest.Veth(t, box, "eth0", lan, "lan0")
+	box.AddAddr("wlan0", "10.42.0.1/24")
+	box.AddAddr("eth0", "192.168.77.1/24")
+	guest.AddAddr("sta0", "10.42.0.10/24")
+	guest.IP("route", "add", "192.168.77.0/24", "via", "10.42.0.1")
+	lan.AddAddr("lan0", "192.168.77.2/24")
+	lan.IP("route", "add", "10.42.0.0/24", "via", "192.168.77.1")
+	setForwarding := func(v string) {
+		t.Helper()
+		if err := box.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte(v), 0o644) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lanL net.Listener
+	if err := lan.Do(func() (err error) { lanL, err = net.Listen("tcp4", ":9000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lanL.Close() })
+	go serveOK(lanL)
+
+	nsFile, err := os.Open("/run/netns/" + box.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsFile.Close()
+	netns := int(nsFile.Fd())
+	check := func() guestguard.NoRouter {
+		var nr guestguard.NoRouter
+		box.Do(func() error { nr = guestguard.CheckNoRouter("/proc", netns); return nil })
+		return nr
+	}
+	reach := func(step string, want bool) {
+		t.Helper()
+		err := dialFrom(guest, "", "192.168.77.2:9000")
+		switch {
+		case want && err != nil:
+			t.Errorf("%s: the LAN is not reachable from the guest through the box: %v", step, err)
+		case !want && err == nil:
+			t.Errorf("%s: the guest reached the LAN through the box", step)
+		case !want && !isTimeout(err):
+			t.Errorf("%s: guest -> LAN failed with %v, want a timeout (dropped)", step, err)
+		}
+	}
+
+	// A router: the lab forwards, and the read-back says so.
+	setForwarding("1")
+	reach("forwarding on, no rule", true)
+	if nr := check(); nr.ForwardingOff || nr.ForwardDrop || nr.Err == nil {
+		t.Errorf("forwarding on, no rule: CheckNoRouter = %+v, want neither in force and an error", nr)
+	}
+
+	if err := box.Do(func() error { return guestguard.EnforceNoRouter("/proc", netns) }); err != nil {
+		t.Fatal(err)
+	}
+	nr := check()
+	if !nr.ForwardingOff || !nr.ForwardDrop || nr.Err != nil {
+		t.Fatalf("after EnforceNoRouter: %+v, want forwarding off and the drop in force", nr)
+	}
+	reach("enforced", false)
+
+	// The rule holds on its own when something turns forwarding back on,
+	// counts what it drops, and the read-back notices the switch.
+	setForwarding("1")
+	reach("forwarding on again, rule in place", false)
+	nr = check()
+	if nr.ForwardingOff || !nr.ForwardDrop || nr.Err == nil {
+		t.Errorf("forwarding on, rule in place: %+v, want forwarding on reported and the drop in force", nr)
+	}
+	if nr.Dropped == 0 {
+		t.Errorf("the forward drop counted no packets after a guest's connection attempt through it")
+	}
+	t.Logf("forward drop counter after the blocked attempt: %d packets", nr.Dropped)
+
+	// Enforcing again replaces the table (it is idempotent) and fixes the switch.
+	if err := box.Do(func() error { return guestguard.EnforceNoRouter("/proc", netns) }); err != nil {
+		t.Fatal(err)
+	}
+	if nr := check(); !nr.ForwardingOff || !nr.ForwardDrop {
+		t.Errorf("enforced twice: %+v", nr)
+	}
+
+	// Without the rule the read-back must say the drop is missing.
+	if err := guestguard.RemoveNoRouter(netns); err != nil {
+		t.Fatal(err)
+	}
+	setForwarding("1")
+	reach("rule removed", true)
+	if nr := check(); nr.ForwardDrop || nr.Err == nil || !strings.Contains(nr.Err.Error(), guestguard.NoRouterTable) {
+		t.Errorf("rule removed: CheckNoRouter = %+v, want the drop reported missing", nr)
+	}
+}

@@ -82,10 +82,23 @@ var hubAtt = &net.UDPAddr{IP: net.ParseIP(hubAttIP), Port: hubPort}
 // 25th. A new guest still gets a hub session.
 func TestAbuseSTUNFlood(t *testing.T) {
 	b := startBox(t, 1)
+	sent, firstWave, stop := stunFlood(t, b)
+	<-firstWave
+	joined := b.normalGuest()
+	stop()
+	t.Logf("flood: %d source ports", sent.Load())
+	b.finish("stun-flood-10000-ports", joined)
+}
+
+// stunFlood starts the attacker (in its own namespace) passing STUN checks
+// from 500 fresh source ports per batch, a ClientHello from every 25th,
+// until stopped; firstWave closes after 10,000 ports.
+func stunFlood(t *testing.T, b *box) (sent *atomic.Int64, firstWave chan struct{}, stop func()) {
+	t.Helper()
 	req, hello := checkRequest(t), clientHello(t)
-	var sent atomic.Int64
-	firstWave := make(chan struct{})
-	stop := during(t, func(ctx context.Context) error {
+	sent = new(atomic.Int64)
+	firstWave = make(chan struct{})
+	stop = during(t, func(ctx context.Context) error {
 		return b.attacker.Do(func() error {
 			for batch := 0; ; batch++ {
 				if batch == 20 {
@@ -113,11 +126,7 @@ func TestAbuseSTUNFlood(t *testing.T) {
 			}
 		})
 	})
-	<-firstWave
-	joined := b.normalGuest()
-	stop()
-	t.Logf("flood: %d source ports", sent.Load())
-	b.finish("stun-flood-10000-ports", joined)
+	return sent, firstWave, stop
 }
 
 // The acceptance case, on loopback inside the hub's namespace: a

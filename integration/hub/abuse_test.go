@@ -90,7 +90,9 @@ const (
 // attackerIP is the attacker's n-th address (n < 200).
 func attackerIP(n int) netip.Addr { return netip.AddrFrom4([4]byte{10, 77, 2, byte(10 + n)}) }
 
-func startBox(t *testing.T, attackerAddrs int) *box {
+// startBox starts the hub; extra flags come last and win (e.g. --https to
+// serve the call app).
+func startBox(t *testing.T, attackerAddrs int, extra ...string) *box {
 	t.Helper()
 	bin := hubBinary(t)
 	b := &box{t: t, ns: netnstest.New(t), guest: netnstest.New(t), attacker: netnstest.New(t), exited: make(chan error, 1)}
@@ -113,6 +115,7 @@ func startBox(t *testing.T, attackerAddrs int) *box {
 		"--port", strconv.Itoa(hubPort), "--turn-port", strconv.Itoa(turnPort),
 		"--turn-clients", "10.77.0.0/16", "--status", statusAddr, "--https", "", "--http", "",
 		"--log-level", "warn")
+	b.cmd.Args = append(b.cmd.Args, extra...)
 	stdout, err := b.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

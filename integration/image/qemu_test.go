@@ -451,7 +451,7 @@ func TestVMTestInstance(t *testing.T) {
 		}
 	})
 
-	t.Run("hotspot idles without Wi-Fi", func(t *testing.T) {
+	t.Run("hotspot idles without Wi-Fi, forwarding off and dropped", func(t *testing.T) {
 		// It looks for a Wi-Fi interface for --wifi-wait (30 s) first.
 		var hs status.Hotspot
 		deadline := time.Now().Add(2 * time.Minute)
@@ -467,6 +467,19 @@ func TestVMTestInstance(t *testing.T) {
 		}
 		if hs.State != status.StateNoWiFi {
 			t.Errorf("hotspot state = %q (%s), want %q", hs.State, hs.Error, status.StateNoWiFi)
+		}
+		// Issue 13: the box is never a router, radio or not. The hotspot
+		// reads ip_forward and its nftables forward drop back from the
+		// VM's kernel for every /status.
+		switch g := hs.Guard; {
+		case g == nil:
+			t.Errorf("the hotspot status has no guard object: %+v", hs)
+		case !g.ForwardingOff || !g.ForwardDrop || g.Error != "":
+			t.Errorf("guard = %+v, want ip_forward=0 and the forward drop in force", *g)
+		case g.GuestFilter:
+			t.Errorf("guard = %+v: guest filter installed without an AP", *g)
+		default:
+			t.Logf("hotspot guard read back in the VM: %+v", *g)
 		}
 	})
 

@@ -59,9 +59,10 @@ type Config struct {
 	WiFiWait          time.Duration
 	MaxStations       int
 	InactivityTimeout time.Duration
-	// NoGuestGuard leaves out the guest packet filter (internal/guestguard:
-	// source guard, guest services only on the AP, no forwarding). Only
-	// for labs: on the box the AP does not start without it.
+	// NoGuestGuard leaves out the packet filter (internal/guestguard:
+	// forwarding off and a forward drop from the start, then source guard
+	// and guest services only on the AP). Only for labs and unit tests: on
+	// the box the AP does not start without it.
 	NoGuestGuard bool
 	// GuardAdmin drops TCP to gokrazy's admin ports arriving on the AP
 	// interface (internal/adminguard), except from AdminMACs.
@@ -295,6 +296,14 @@ func (s *service) run(ctx context.Context) error {
 		s.ap, s.auth, s.dhcp, s.dns, s.guard = nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	}()
+	if !cfg.NoGuestGuard {
+		// The box is never a router: forwarding off and a forward drop
+		// come first, with or without Wi-Fi, and stay when the AP stops.
+		if err := guestguard.EnforceNoRouter("/proc", 0); err != nil {
+			return fmt.Errorf("the box could forward between its interfaces, so the AP stays off: %w", err)
+		}
+		s.log.Info("forwarding off and forward drop installed", "table", guestguard.NoRouterTable)
+	}
 	if err := LoadModules(cfg.ModuleRoot, cfg.Modules, s.log); err != nil {
 		s.log.Warn("loading Wi-Fi driver failed", "err", err)
 	}
@@ -669,7 +678,24 @@ func (s *service) document() any {
 	if dhcp != nil {
 		doc.Leases = append(doc.Leases, dhcp.Leases()...)
 	}
+	if !s.flags.NoGuestGuard {
+		doc.Guard = s.guardStatus()
+	}
 	return doc
+}
+
+// guardStatus reads the packet filter back from the kernel for every
+// status request, so the status shows a guard someone removed.
+func (s *service) guardStatus() *status.Guard {
+	nr := guestguard.CheckNoRouter("/proc", 0)
+	s.mu.Lock()
+	guest := s.guard != nil
+	s.mu.Unlock()
+	g := &status.Guard{ForwardingOff: nr.ForwardingOff, ForwardDrop: nr.ForwardDrop, ForwardDropped: nr.Dropped, GuestFilter: guest}
+	if nr.Err != nil {
+		g.Error = nr.Err.Error()
+	}
+	return g
 }
 
 func (s *service) writeMetrics(w *metrics.Writer) {

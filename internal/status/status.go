@@ -149,10 +149,32 @@ type Hotspot struct {
 	MaxStations int    `json:"max_stations"`
 	// AdminGuard reports whether guests are kept off gokrazy's admin UI.
 	AdminGuard bool `json:"admin_guard"`
+	// Guard is the packet filter as read back from the kernel; nil when
+	// the hotspot runs without it (labs only).
+	Guard *Guard `json:"guard,omitempty"`
 
 	Stations     []Station     `json:"stations"`
 	Leases       []Lease       `json:"leases"`
 	AuthFailures []AuthFailure `json:"auth_failures,omitempty"`
+}
+
+// Guard is the hotspot's packet filter as the kernel has it. The no-router
+// part (forwarding off, forward drop) is set when the hotspot starts,
+// before and whether or not there is an AP; the AP does not start without
+// it.
+type Guard struct {
+	// ForwardingOff: ip_forward (and IPv6 forwarding) read back as 0.
+	ForwardingOff bool `json:"forwarding_off"`
+	// ForwardDrop: an nftables forward chain drops every packet, so
+	// nothing passes between the Wi-Fi and the Ethernet.
+	ForwardDrop bool `json:"forward_drop"`
+	// ForwardDropped counts the packets that rule dropped.
+	ForwardDropped uint64 `json:"forward_dropped"`
+	// GuestFilter: the AP's source guard and service filter
+	// (internal/guestguard) are installed; false while there is no AP.
+	GuestFilter bool `json:"guest_filter"`
+	// Error says what is not in force, or could not be read.
+	Error string `json:"error,omitempty"`
 }
 
 // The hotspot's control API, next to its /status on loopback. Both are
