@@ -37,7 +37,7 @@ web-size:
 	  printf '%-22s %7d B  %6d B gz\n' $$f $$r $$g; done; \
 	  printf '%-22s %7d B  %6d B gz\n' total $$raw $$gz
 
-# Re-takes docs/screenshot-call.png (two participants, fake cameras) and
-# the phone path docs/phone-*.png.
+# Re-takes docs/screenshot-call.png (two participants, fake cameras), the
+# phone path docs/phone-*.png and the operator page docs/operator-*.png.
 web-screenshot:
-	KIBITZBOX_WRITE_SCREENSHOT=1 $(GO) test -count=1 -run 'TestBrowserCall$$|TestBrowserPhonePath' ./integration/web/
+	KIBITZBOX_WRITE_SCREENSHOT=1 $(GO) test -count=1 -p 1 -run 'TestBrowserCall$$|TestBrowserPhonePath|TestBrowserOperatorPage' ./integration/web/

@@ -112,6 +112,10 @@ func (b *Backend) update(change func(*settings.Settings)) error {
 func (b *Backend) State(ctx context.Context) (admin.State, error) {
 	cur := b.Settings()
 	st := admin.State{Rooms: b.cfg.Hub.Rooms(), Stations: []admin.Station{}, Channels: []int{}}
+	if st.Rooms == nil {
+		// The page reads rooms.length: no rooms is [], never null.
+		st.Rooms = []admin.Room{}
+	}
 	if cur.Calls != nil {
 		st.Settings.Calls = *cur.Calls
 	}

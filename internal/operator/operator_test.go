@@ -192,6 +192,10 @@ func TestSetWiFiWithoutAHotspotChangesNothing(t *testing.T) {
 	if err != nil || st.Hotspot != "not reachable" || st.Box.Version != "v1" {
 		t.Errorf("State without a hotspot: %+v, %v", st, err)
 	}
+	// A hub without rooms: the page gets empty lists, not null.
+	if doc, _ := json.Marshal(st); !strings.Contains(string(doc), `"rooms":[]`) || !strings.Contains(string(doc), `"stations":[]`) {
+		t.Errorf("State with no rooms and no hotspot encodes as %s", doc)
+	}
 }
 
 func TestKickBansAtTheHotspot(t *testing.T) {

@@ -210,7 +210,7 @@ class App {
     }
     if (room && room !== this.roomName) return;
     if (this.inCall) this.leave(true);
-    this.prejoin.setNotice(message(why === 'ended' ? 'ended' : 'locked', { room }));
+    this.prejoin.setRefusal(message(why === 'ended' ? 'ended' : 'locked', { room }));
   }
 
   /** @param {string} room */
@@ -218,6 +218,7 @@ class App {
     if (room === this.roomName) return;
     if (this.inCall) this.leave(false);
     this.roomName = room;
+    this.prejoin.setRefusal(null);
     this.hub.join(room);
     if (this.hub.status === 'open') this.room.onHubOpen();
     this.showRoom();

@@ -60,6 +60,8 @@ export class Prejoin {
     this.shown = { msg: null, actions: [] };
     /** @type {import('./messages.js').Message|null} */
     this.blocker = null;
+    /** @type {import('./messages.js').Message|null} the hub's refusal of the room (locked, ended) */
+    this.refusal = null;
 
     this.name.value = savedName();
     this.updateAvatar();
@@ -112,7 +114,19 @@ export class Prejoin {
   setNotice(msg, actions = []) {
     this.shown = { msg, actions };
     if (this.blocker) showMessage(this.notice, this.blocker);
+    else if (this.refusal) showMessage(this.notice, this.refusal);
     else showMessage(this.notice, msg, actions);
+  }
+
+  /**
+   * Sets or clears the hub's refusal of the room (locked or ended by the
+   * operator). It stays in front of the media notices, which the preview
+   * sets and clears when the camera starts, often after the refusal came.
+   * @param {import('./messages.js').Message|null} msg
+   */
+  setRefusal(msg) {
+    this.refusal = msg;
+    this.setNotice(this.shown.msg, this.shown.actions);
   }
 
   /**
