@@ -96,13 +96,14 @@ start_hotspot() {
 	ok "$step" "pid=$HS_PID"
 }
 
-# Without nf_tables the guest packet filter cannot be installed: the AP
-# must stay off (fail closed) and the status must say why.
+# Without nf_tables neither the forward drop (installed first, AP or not)
+# nor the guest packet filter can be installed: the AP must stay off (fail
+# closed) and the status must say why.
 /hotspot --state /tmp/noguard --modules "" --security=open >>$HS_LOG 2>&1 &
 NG_PID=$!
 retry 30 status_has '"state": "error"' || fail no-guard "no error state without nf_tables"
 err_line=$(wget -q -O - $STATUS | grep '"error":' | tr -d '\t')
-echo "$err_line" | grep -q 'guest packet filter' || fail no-guard "error does not name the packet filter: $err_line"
+echo "$err_line" | grep -q 'AP stays off.*forward drop' || fail no-guard "error does not name the forward drop: $err_line"
 iw dev wlan0 info | grep -q 'type AP' && iw dev wlan0 info | grep -q ssid && fail no-guard "wlan0 beacons without the guard"
 kill $NG_PID
 wait $NG_PID
