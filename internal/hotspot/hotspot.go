@@ -456,7 +456,7 @@ func (s *service) authenticator(cfg Config, ifc nl80211.Interface, wiphy *nl8021
 		s.doc.Passphrase = id.Passphrase
 	}
 	s.doc.WiFiQR = status.WiFiQR(security, id.SSID, id.Passphrase, cfg.Hidden)
-	s.doc.Hidden = cfg.Hidden
+	s.doc.Hidden, s.doc.APIsolation = cfg.Hidden, cfg.APIsolate
 	s.mu.Unlock()
 	return auth, nil
 }

@@ -145,7 +145,7 @@ func (b *Backend) State(ctx context.Context) (admin.State, error) {
 	if cur.WiFi == nil {
 		// Never set by the operator: show what the hotspot runs with.
 		st.Settings.WiFi = settings.WiFi{SSID: hs.SSID, Passphrase: hs.Passphrase, Security: hs.Security,
-			Hidden: hs.Hidden, Country: hs.Country, Channel: hs.Channel}
+			Hidden: hs.Hidden, Country: hs.Country, Channel: hs.Channel, APIsolation: hs.APIsolation}
 	}
 	ips := map[string]string{}
 	for _, l := range hs.Leases {

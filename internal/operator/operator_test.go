@@ -218,7 +218,8 @@ func TestStateJoinsStationsLeasesAndNames(t *testing.T) {
 	ev := &events{}
 	h := &hubStandIn{ev: ev, rooms: []admin.Room{{Name: "lobby", Members: []admin.Member{{ID: 3, Name: "Ada", IP: "10.42.0.10"}}}}}
 	hs := status.Hotspot{
-		State: "running", Channels: []int{1, 6, 11},
+		State: "running", Channels: []int{1, 6, 11}, SSID: "Kibitz-7F3A", Security: "wpa2", Passphrase: "abcdefgh2345",
+		Channel: 6, Country: "DE", Hidden: true, APIsolation: true,
 		Stations: []status.Station{{MAC: "02:00:00:00:01:00", SignalDBm: -40, ConnectedSeconds: 90}, {MAC: "02:00:00:00:02:00", SignalDBm: -70}},
 		Leases:   []status.Lease{{MAC: "02:00:00:00:01:00", IP: "10.42.0.10"}},
 	}
@@ -238,6 +239,12 @@ func TestStateJoinsStationsLeasesAndNames(t *testing.T) {
 	}
 	if st.Box.PermFreeBytes == 0 || st.Box.UptimeS < 3599 || len(st.Channels) != 3 || st.Hotspot != "running" {
 		t.Errorf("box %+v channels %v hotspot %q", st.Box, st.Channels, st.Hotspot)
+	}
+	// Never set by the operator: the page shows what the hotspot runs, so
+	// saving one field keeps the others (hidden, isolation included).
+	want := settings.WiFi{SSID: "Kibitz-7F3A", Passphrase: "abcdefgh2345", Security: "wpa2", Hidden: true, Country: "DE", Channel: 6, APIsolation: true}
+	if st.Settings.WiFi != want {
+		t.Errorf("Wi-Fi settings %+v, want %+v", st.Settings.WiFi, want)
 	}
 }
 

@@ -144,6 +144,8 @@ type Hotspot struct {
 	Channels []int `json:"channels,omitempty"`
 	// Hidden is set when the SSID is not broadcast.
 	Hidden bool `json:"hidden,omitempty"`
+	// APIsolation is set when guests cannot reach each other over the AP.
+	APIsolation bool `json:"ap_isolation"`
 	// WiFiQR is the WIFI: payload for the join QR code (see WiFiQR).
 	WiFiQR      string `json:"wifi_qr"`
 	MaxStations int    `json:"max_stations"`

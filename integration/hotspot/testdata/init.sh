@@ -420,8 +420,11 @@ NEWPASS="new-$PASS"
 	fail admin-passphrase "$(tr '\n' ' ' < /tmp/admin.txt) hub: $(tail -n 5 /tmp/hub.log | tr '\n' ' ')"
 retry 30 status_has "\"passphrase\": \"$NEWPASS\"" || fail admin-passphrase "the hotspot still runs the old passphrase"
 retry 30 status_has '"state": "running"' || fail admin-passphrase "the AP did not come back"
-status_has "\"wifi_qr\": \"WIFI:T:WPA;S:$SSID;P:$NEWPASS;H:true;;\"" ||
+# This run is visible (no --hidden) and without isolation: a change of
+# the passphrase alone must keep both.
+status_has "\"wifi_qr\": \"WIFI:T:WPA;S:$SSID;P:$NEWPASS;;\"" ||
 	fail admin-passphrase "the Wi-Fi QR does not carry the new passphrase: $(wget -q -O - $STATUS | grep wifi_qr)"
+status_has '"ap_isolation": false' || fail admin-passphrase "AP isolation changed with the passphrase"
 grep -q 'set wifi' /tmp/hub.log || fail admin-passphrase "the hub logged no 'set wifi' change"
 grep -q "$NEWPASS" /tmp/hub.log && fail admin-passphrase "the hub logged the passphrase"
 ok admin-passphrase "$(cat /tmp/admin.txt)"
