@@ -55,6 +55,14 @@ func TestEthernetMode(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A stand-in for the box's DNS port (TCP, answering "ok"): it stays
+	// closed to the venue LAN in every mode.
+	var dnsL net.Listener
+	if err := box.Do(func() (err error) { dnsL, err = net.Listen("tcp4", ":53"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dnsL.Close() })
+	go serveOK(dnsL)
 	nsFile, err := os.Open("/run/netns/" + box.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +143,12 @@ func TestEthernetMode(t *testing.T) {
 				t.Errorf("a hub session from the venue LAN: %v, want one", err)
 			case !mode.lanIn && err == nil:
 				t.Errorf("the venue LAN got a hub session in Wi-Fi-only mode")
+			}
+			if err := dialFrom(lan, "", "192.168.77.1:53"); err == nil || !isTimeout(err) {
+				t.Errorf("port 53 from the venue LAN: %v, want a timeout (the box's DNS stays Wi-Fi only)", err)
+			}
+			if err := dialFrom(guest, "10.42.0.10", "10.42.0.1:53"); err != nil {
+				t.Errorf("port 53 from a Wi-Fi guest: %v", err)
 			}
 			if !mode.lanIn {
 				return

@@ -8,7 +8,8 @@
 //     adverts included) and DHCP server replies are dropped.
 //   - Venue LAN: the guest services (DNS, DHCP, HTTP, HTTPS, TURN, the hub)
 //     answer only on the AP interface and loopback (and, in Ethernet mode,
-//     on the interfaces in GuestIfaces, see SetGuestIfaces), and nothing is
+//     HTTP, HTTPS, TURN and the hub on the interfaces in GuestIfaces, see
+//     SetGuestIfaces), and nothing is
 //     forwarded to or from the AP interface (ip_forward=0 is also set, see
 //     DisableForwarding).
 //
@@ -39,6 +40,11 @@ const TableName = "kibitzbox_guest"
 // DefaultPorts are the guest services: DNS, DHCP, HTTP, HTTPS, TURN, hub.
 var DefaultPorts = []uint16{53, 67, 80, 443, 3478, 4711}
 
+// DefaultLANPorts are the guest services a venue's LAN needs in Ethernet
+// mode: HTTP, HTTPS, TURN, the hub. The box's DNS and DHCP stay Wi-Fi only
+// (the venue's network has its own; a second DHCP server would break it).
+var DefaultLANPorts = []uint16{80, 443, 3478, 4711}
+
 // Config says what to guard.
 type Config struct {
 	// Interface is the AP interface (matched by name).
@@ -48,9 +54,13 @@ type Config struct {
 	// GuestIfaces.
 	Ports []uint16
 	// GuestIfaces are further interfaces where guests come from (Ethernet
-	// mode: the venue's LAN on eth0), where the guest services answer too.
-	// The source guard and the forward drop stay on Interface only.
+	// mode: the venue's LAN on eth0), where the guest services among
+	// LANPorts answer too. The source guard and the forward drop stay on
+	// Interface only.
 	GuestIfaces []string
+	// LANPorts are the guest ports opened on GuestIfaces; empty means
+	// DefaultLANPorts. A port not in Ports stays closed there anyway.
+	LANPorts []uint16
 	// NetNS, if not 0, is a network namespace fd to act in (for tests).
 	NetNS int
 }
@@ -96,6 +106,9 @@ func Install(cfg Config) (*Guard, error) {
 	}
 	if len(cfg.Ports) == 0 {
 		cfg.Ports = DefaultPorts
+	}
+	if len(cfg.LANPorts) == 0 {
+		cfg.LANPorts = DefaultLANPorts
 	}
 	conn, err := cfg.conn()
 	if err != nil {
@@ -155,10 +168,14 @@ func Install(cfg Config) (*Guard, error) {
 }
 
 // addServiceRules fills the input chain: a packet to a guest port is
-// dropped unless it arrived on the AP, loopback or one of GuestIfaces.
+// dropped unless it arrived on the AP, loopback or (for LANPorts) one of
+// GuestIfaces.
 func addServiceRules(conn *nftables.Conn, input *nftables.Chain, cfg Config) {
-	allowed := append([]string{cfg.Interface, "lo"}, cfg.GuestIfaces...)
 	for _, port := range cfg.Ports {
+		allowed := []string{cfg.Interface, "lo"}
+		if slices.Contains(cfg.LANPorts, port) {
+			allowed = append(allowed, cfg.GuestIfaces...)
+		}
 		for _, proto := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
 			var e [][]expr.Any
 			for _, name := range allowed {
