@@ -391,7 +391,14 @@ func (s *service) run(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		s.guard = guard
+		now := s.cfg
 		s.mu.Unlock()
+		// A reload between reading cfg and here found no guard to update.
+		if want := guestIfaces(now); !slices.Equal(want, guard.GuestIfaces()) {
+			if err := guard.SetGuestIfaces(want); err != nil {
+				return fmt.Errorf("guest packet filter not updated for the guest source, so the AP stays off: %w", err)
+			}
+		}
 		s.log.Info("guest packet filter installed", "iface", ifc.Name, "guest_ports", guestguard.DefaultPorts,
 			"guest_source", cfg.Guests.Source, "also_on", guestIfaces(cfg))
 	}
@@ -483,7 +490,7 @@ func (s *service) authenticator(cfg Config, ifc nl80211.Interface, wiphy *nl8021
 	s.doc.WiFiQR = status.WiFiQR(security, id.SSID, id.Passphrase, cfg.Hidden)
 	s.doc.Hidden = cfg.Hidden
 	s.ownWiFiQR = s.doc.WiFiQR
-	s.setGuestsLocked(cfg)
+	s.setGuestsLocked(s.cfg) // the settings now: a reload may have come since cfg
 	s.mu.Unlock()
 	return auth, nil
 }
