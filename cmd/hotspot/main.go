@@ -40,6 +40,7 @@ func main() {
 	fs.DurationVar(&cfg.WiFiWait, "wifi-wait", hotspot.DefaultWiFiWait, "how long to wait for the interface at start")
 	fs.IntVar(&cfg.MaxStations, "max-stations", hotspot.DefaultMaxStations, "most stations at once (the driver's limit wins if lower)")
 	fs.DurationVar(&cfg.InactivityTimeout, "inactivity", hotspot.DefaultInactivity, "drop stations idle this long (softmac radios)")
+	fs.StringVar(&cfg.LANInterface, "lan-iface", hotspot.DefaultLANInterface, "Ethernet interface towards the venue's network: in Ethernet mode (operator page, guests) the guest services answer on it too")
 	fs.BoolVar(&cfg.GuardAdmin, "guard-admin", true, "drop Wi-Fi guests' connections to gokrazy's admin UI (TCP 8880, 8443) with nftables")
 	fs.StringVar(&adminMACs, "admin-mac", "", "comma-separated MAC addresses of operator laptops that may still reach the admin UI over Wi-Fi")
 	os.Exit(daemon.Main("hotspot", fs, os.Args[1:], func(ctx context.Context, env daemon.Env) error {

@@ -38,6 +38,8 @@ func main() {
 	fs.BoolVar(&cfg.Admin, "admin", cfg.Admin, "serve the operator page at /admin, unlocked with the code in the loopback status (shown on the box's screen)")
 	fs.StringVar(&cfg.HotspotStatusAddr, "hotspot-status", status.HotspotAddr, "loopback address of the hotspot's status and control API, for the operator page")
 	fs.IntVar(&cfg.AirBudgetKbps, "air-budget-kbps", cfg.AirBudgetKbps, "relayed media rate in kb/s that the guests share fairly when the hotspot reports none (a laptop has no radio); 0 = no limit (docs/air.md)")
+	fs.StringVar(&cfg.LANInterface, "lan-iface", cfg.LANInterface, "Ethernet interface towards the venue's network; in Ethernet mode (operator page, guests) its IPv4 address is advertised first and the call QR carries it; empty = never")
+	fs.DurationVar(&cfg.LANWait, "lan-wait", cfg.LANWait, "in Ethernet mode, how long to wait at start for the --lan-iface address")
 	fs.StringVar(&cfg.TURNClients, "turn-clients", cfg.TURNClients, "comma-separated client subnets allowed to use TURN; empty = loopback plus the advertised addresses' subnets")
 	os.Exit(daemon.Main("hub", fs, os.Args[1:], func(ctx context.Context, env daemon.Env) error {
 		cfg.Logger, cfg.Version, cfg.Out = env.Log, env.Version, env.Stdout

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -212,6 +213,25 @@ func TestBrowserOperatorPage(t *testing.T) {
 			t.Errorf("the operator code after an unlock is %q, want a new 6-digit code (was %s)", after, code)
 		}
 		shot(t, "wifi", "#wifi-card")
+	})
+
+	t.Run("the guests card saves Ethernet mode", func(t *testing.T) {
+		setT(t, adm)
+		adm.waitJS("the guests card with the default source", 10*time.Second,
+			visible("#guests-card")+` && document.querySelector('#guests-source').value === 'wifi'`)
+		adm.eval(`(() => { const s = document.querySelector('#guests-source'); s.value = 'ethernet'; s.dispatchEvent(new Event('input', {bubbles: true})); })()`, nil)
+		adm.fill("#guests-venue-ssid", "Cafe Venue")
+		adm.fill("#guests-venue-pass", "espresso-42")
+		adm.click("#guests-form button[type=submit]")
+		adm.waitJS("the saved banner", 10*time.Second, visible("#banner")+` && document.querySelector('#banner').textContent.includes('Saved')`)
+		got := settings.Load(settings.Path(hub.state), slog.New(slog.DiscardHandler)).Guests
+		if want := (settings.Guests{Source: settings.SourceEthernet, VenueSSID: "Cafe Venue", VenuePassphrase: "espresso-42"}); got == nil || *got != want {
+			t.Errorf("settings file's guests after saving on the page: %+v, want %+v", got, want)
+		}
+		// The page shows what the hub now reports.
+		adm.waitJS("the saved source in the card", 10*time.Second,
+			`document.querySelector('#guests-source').value === 'ethernet' && document.querySelector('#guests-venue-ssid').value === 'Cafe Venue'`)
+		shot(t, "guests", "#guests-card")
 	})
 
 	var ada, bo *page

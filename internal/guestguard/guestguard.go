@@ -7,7 +7,9 @@
 //     ARP from a guest must name its own lease too. Guests' IPv6 (router
 //     adverts included) and DHCP server replies are dropped.
 //   - Venue LAN: the guest services (DNS, DHCP, HTTP, HTTPS, TURN, the hub)
-//     answer only on the AP interface and loopback, and nothing is
+//     answer only on the AP interface and loopback (and, in Ethernet mode,
+//     HTTP, HTTPS, TURN and the hub on the interfaces in GuestIfaces, see
+//     SetGuestIfaces), and nothing is
 //     forwarded to or from the AP interface (ip_forward=0 is also set, see
 //     DisableForwarding).
 //
@@ -22,7 +24,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -36,13 +40,27 @@ const TableName = "kibitzbox_guest"
 // DefaultPorts are the guest services: DNS, DHCP, HTTP, HTTPS, TURN, hub.
 var DefaultPorts = []uint16{53, 67, 80, 443, 3478, 4711}
 
+// DefaultLANPorts are the guest services a venue's LAN needs in Ethernet
+// mode: HTTP, HTTPS, TURN, the hub. The box's DNS and DHCP stay Wi-Fi only
+// (the venue's network has its own; a second DHCP server would break it).
+var DefaultLANPorts = []uint16{80, 443, 3478, 4711}
+
 // Config says what to guard.
 type Config struct {
 	// Interface is the AP interface (matched by name).
 	Interface string
 	// Ports are the guest services' ports, TCP and UDP; empty means
-	// DefaultPorts. They answer only on Interface and loopback.
+	// DefaultPorts. They answer only on Interface, loopback and
+	// GuestIfaces.
 	Ports []uint16
+	// GuestIfaces are further interfaces where guests come from (Ethernet
+	// mode: the venue's LAN on eth0), where the guest services among
+	// LANPorts answer too. The source guard and the forward drop stay on
+	// Interface only.
+	GuestIfaces []string
+	// LANPorts are the guest ports opened on GuestIfaces; empty means
+	// DefaultLANPorts. A port not in Ports stays closed there anyway.
+	LANPorts []uint16
 	// NetNS, if not 0, is a network namespace fd to act in (for tests).
 	NetNS int
 }
@@ -55,6 +73,7 @@ type Lease struct {
 
 // Guard is an installed guard.
 type Guard struct {
+	mu  sync.Mutex
 	cfg Config
 }
 
@@ -82,8 +101,14 @@ func Install(cfg Config) (*Guard, error) {
 	if cfg.Interface == "" || len(cfg.Interface) >= unix.IFNAMSIZ {
 		return nil, fmt.Errorf("guestguard: bad interface name %q", cfg.Interface)
 	}
+	if err := checkIfaces(cfg.GuestIfaces); err != nil {
+		return nil, err
+	}
 	if len(cfg.Ports) == 0 {
 		cfg.Ports = DefaultPorts
+	}
+	if len(cfg.LANPorts) == 0 {
+		cfg.LANPorts = DefaultLANPorts
 	}
 	conn, err := cfg.conn()
 	if err != nil {
@@ -103,19 +128,9 @@ func Install(cfg Config) (*Guard, error) {
 	}
 	ap := cfg.Interface
 
-	// Guest services only on the AP and loopback.
+	// Guest services only on the AP, loopback and GuestIfaces.
 	input := base(inetTable, "input", nftables.ChainHookInput)
-	for _, port := range cfg.Ports {
-		for _, proto := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
-			conn.AddRule(&nftables.Rule{Table: inetTable, Chain: input, Exprs: cat(
-				ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, ap),
-				ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, "lo"),
-				l4proto(proto),
-				payloadIs(expr.PayloadBaseTransportHeader, 2, binaryutil.BigEndian.PutUint16(port)),
-				verdict(expr.VerdictDrop),
-			)})
-		}
-	}
+	addServiceRules(conn, input, cfg)
 	// Nothing routed to or from the guests.
 	forward := base(inetTable, "forward", nftables.ChainHookForward)
 	for _, k := range []expr.MetaKey{expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME} {
@@ -148,7 +163,73 @@ func Install(cfg Config) (*Guard, error) {
 	if err := conn.Flush(); err != nil {
 		return nil, fmt.Errorf("guestguard: installing tables %s for %s: %w", TableName, ap, err)
 	}
+	cfg.GuestIfaces = slices.Clone(cfg.GuestIfaces)
 	return &Guard{cfg: cfg}, nil
+}
+
+// addServiceRules fills the input chain: a packet to a guest port is
+// dropped unless it arrived on the AP, loopback or (for LANPorts) one of
+// GuestIfaces.
+func addServiceRules(conn *nftables.Conn, input *nftables.Chain, cfg Config) {
+	for _, port := range cfg.Ports {
+		allowed := []string{cfg.Interface, "lo"}
+		if slices.Contains(cfg.LANPorts, port) {
+			allowed = append(allowed, cfg.GuestIfaces...)
+		}
+		for _, proto := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
+			var e [][]expr.Any
+			for _, name := range allowed {
+				e = append(e, ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, name))
+			}
+			e = append(e, l4proto(proto),
+				payloadIs(expr.PayloadBaseTransportHeader, 2, binaryutil.BigEndian.PutUint16(port)),
+				verdict(expr.VerdictDrop))
+			conn.AddRule(&nftables.Rule{Table: inetTable, Chain: input, Exprs: cat(e...)})
+		}
+	}
+}
+
+func checkIfaces(names []string) error {
+	for _, n := range names {
+		if n == "" || len(n) >= unix.IFNAMSIZ {
+			return fmt.Errorf("guestguard: bad guest interface name %q", n)
+		}
+	}
+	return nil
+}
+
+// SetGuestIfaces replaces the interfaces besides the AP and loopback where
+// the guest services answer (nil: none, Wi-Fi-only mode), in one
+// transaction; the leases are kept.
+func (g *Guard) SetGuestIfaces(ifaces []string) error {
+	if err := checkIfaces(ifaces); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	conn, err := g.cfg.conn()
+	if err != nil {
+		return err
+	}
+	defer conn.CloseLasting()
+	cfg := g.cfg
+	cfg.GuestIfaces = slices.Clone(ifaces)
+	input := &nftables.Chain{Name: "input", Table: inetTable}
+	conn.FlushChain(input)
+	addServiceRules(conn, input, cfg)
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("guestguard: setting guest interfaces %v: %w", ifaces, err)
+	}
+	g.cfg = cfg
+	return nil
+}
+
+// GuestIfaces returns the interfaces besides the AP and loopback where the
+// guest services answer now.
+func (g *Guard) GuestIfaces() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.cfg.GuestIfaces)
 }
 
 // ARP (RFC 826, Ethernet/IPv4) field offsets: sender hardware and
@@ -161,7 +242,10 @@ const (
 // SetLeases makes leases the only (MAC, source IP) pairs that pass, in one
 // transaction.
 func (g *Guard) SetLeases(leases []Lease) error {
-	conn, err := g.cfg.conn()
+	g.mu.Lock()
+	cfg := g.cfg
+	g.mu.Unlock()
+	conn, err := cfg.conn()
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,11 @@ const maxBan = 24 * time.Hour
 // effective is the flags with the settings file's Wi-Fi section over them.
 func (s *service) effective() Config {
 	c := s.flags
-	w := settings.Load(settings.Path(c.StateDir), s.log).WiFi
+	file := settings.Load(settings.Path(c.StateDir), s.log)
+	if file.Guests != nil {
+		c.Guests = *file.Guests
+	}
+	w := file.WiFi
 	if w == nil {
 		return c
 	}
@@ -51,7 +55,11 @@ func (s *service) effective() Config {
 	c.Hidden, c.APIsolate = w.Hidden, w.APIsolation
 	if err := c.setDefaults(); err != nil {
 		s.log.Warn("settings file's Wi-Fi section unusable, using the flags", "err", err)
-		return s.flags
+		c = s.flags
+		if file.Guests != nil {
+			c.Guests = *file.Guests
+		}
+		return c
 	}
 	return c
 }
@@ -80,7 +88,23 @@ func (s *service) reload(w http.ResponseWriter, r *http.Request) {
 	prev := s.cfg
 	changed := !sameWiFi(prev, next)
 	s.cfg = next
+	guard := s.guard
+	guestsChanged := prev.Guests != next.Guests
+	if guestsChanged {
+		s.setGuestsLocked(next)
+	}
 	s.mu.Unlock()
+	if guestsChanged {
+		s.log.Info("guest source changed", "source", next.Guests.Source, "venue_ssid", next.Guests.VenueSSID, "guest_services_also_on", guestIfaces(next))
+		if guard != nil && !changed {
+			if err := guard.SetGuestIfaces(guestIfaces(next)); err != nil {
+				// Fail closed: restart the bring-up, which installs the
+				// guard afresh or keeps the AP off.
+				s.log.Error("guest interfaces not updated; restarting the access point", "err", err)
+				changed = true
+			}
+		}
+	}
 	if changed {
 		s.log.Info("Wi-Fi settings changed; restarting the access point", "ssid", next.SSID, "security", next.Security,
 			"channel", next.Channel, "country", next.Country, "hidden", next.Hidden)
@@ -90,6 +114,45 @@ func (s *service) reload(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ethernetMode reports whether guests come over the venue's LAN.
+func ethernetMode(g settings.Guests) bool {
+	return g.Source == settings.SourceEthernet || g.Source == settings.SourceBoth
+}
+
+// guestIfaces are the interfaces besides the AP where the guest services
+// answer for c (see GuestInterfaces).
+func guestIfaces(c Config) []string { return GuestInterfaces(c.LANInterface, c.Guests) }
+
+// GuestInterfaces are the interfaces besides the AP and loopback where the
+// guest services answer (guestguard.Config.GuestIfaces): lan in Ethernet
+// mode (source ethernet or both), none in Wi-Fi-only mode.
+func GuestInterfaces(lan string, g settings.Guests) []string {
+	if ethernetMode(g) && lan != "" {
+		return []string{lan}
+	}
+	return nil
+}
+
+// setGuestsLocked makes the status show what guests need for c.Guests: in
+// Ethernet-only mode the Wi-Fi QR joins the venue's network (which the
+// box does not run), otherwise the box's own. s.mu is held.
+func (s *service) setGuestsLocked(c Config) {
+	s.doc.GuestSource = c.Guests.Source
+	if s.doc.GuestSource == "" {
+		s.doc.GuestSource = settings.SourceWiFi
+	}
+	s.doc.Venue = nil
+	s.doc.WiFiQR = s.ownWiFiQR
+	if c.Guests.Source == settings.SourceEthernet && c.Guests.VenueSSID != "" {
+		security := status.SecurityWPA2
+		if c.Guests.VenuePassphrase == "" {
+			security = status.SecurityOpen
+		}
+		s.doc.Venue = &status.Venue{SSID: c.Guests.VenueSSID, Passphrase: c.Guests.VenuePassphrase}
+		s.doc.WiFiQR = status.WiFiQR(security, c.Guests.VenueSSID, c.Guests.VenuePassphrase, false)
+	}
 }
 
 func sameWiFi(a, b Config) bool {

@@ -85,3 +85,60 @@ func TestAirBudgetDefault(t *testing.T) {
 		t.Errorf("flag override %d, want 3000", got)
 	}
 }
+
+// Choosing Ethernet mode on the operator page neither restarts the AP nor
+// leaves the box's own Wi-Fi QR on the screen: with source "ethernet" the
+// status's Wi-Fi QR joins the venue's network; back on "wifi" it is the
+// box's own again. GuestInterfaces opens eth0 only while Ethernet is chosen.
+func TestReloadGuestsSwitchesQR(t *testing.T) {
+	s := testService(t, Config{SSID: "Box", Passphrase: "box-passphrase", Channel: 6})
+	own := status.WiFiQR(status.SecurityWPA2, "Box", "box-passphrase", false)
+	s.mu.Lock()
+	s.doc.WiFiQR, s.ownWiFiQR = own, own
+	s.setGuestsLocked(s.cfg)
+	s.mu.Unlock()
+	reload := func(g *settings.Guests) status.Hotspot {
+		t.Helper()
+		if err := settings.Save(settings.Path(s.flags.StateDir), settings.Settings{Guests: g}); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, status.ReloadPath, nil))
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("reload: %d", rec.Code)
+		}
+		select {
+		case <-s.restart:
+			t.Errorf("changing the guest source restarted the AP")
+		default:
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.doc
+	}
+	if s.doc.GuestSource != settings.SourceWiFi || s.doc.WiFiQR != own || s.doc.Venue != nil {
+		t.Fatalf("default: source %q, QR %q, venue %v", s.doc.GuestSource, s.doc.WiFiQR, s.doc.Venue)
+	}
+	d := reload(&settings.Guests{Source: settings.SourceEthernet, VenueSSID: "Cafe;Wi-Fi", VenuePassphrase: "latte-1234"})
+	if want := `WIFI:T:WPA;S:Cafe\;Wi-Fi;P:latte-1234;;`; d.WiFiQR != want || d.GuestSource != "ethernet" || d.Venue == nil || d.Venue.SSID != "Cafe;Wi-Fi" {
+		t.Errorf("ethernet: QR %q (want %q), source %q, venue %+v", d.WiFiQR, want, d.GuestSource, d.Venue)
+	}
+	if got := GuestInterfaces(s.config().LANInterface, s.config().Guests); len(got) != 1 || got[0] != "eth0" {
+		t.Errorf("ethernet: guest interfaces %v, want [eth0]", got)
+	}
+	// Both: the box's Wi-Fi runs and its QR stays; eth0 is open too.
+	d = reload(&settings.Guests{Source: settings.SourceBoth, VenueSSID: "Cafe", VenuePassphrase: "latte-1234"})
+	if d.WiFiQR != own || d.Venue != nil || d.GuestSource != "both" {
+		t.Errorf("both: QR %q, venue %+v, source %q", d.WiFiQR, d.Venue, d.GuestSource)
+	}
+	if got := GuestInterfaces(s.config().LANInterface, s.config().Guests); len(got) != 1 {
+		t.Errorf("both: guest interfaces %v, want [eth0]", got)
+	}
+	d = reload(&settings.Guests{Source: settings.SourceWiFi})
+	if d.WiFiQR != own || d.Venue != nil || d.GuestSource != "wifi" {
+		t.Errorf("back to wifi: QR %q, venue %+v, source %q", d.WiFiQR, d.Venue, d.GuestSource)
+	}
+	if got := GuestInterfaces(s.config().LANInterface, s.config().Guests); got != nil {
+		t.Errorf("wifi: guest interfaces %v, want none", got)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/kibitzbox/kibitzbox/internal/guestguard"
 	"github.com/kibitzbox/kibitzbox/internal/metrics"
 	"github.com/kibitzbox/kibitzbox/internal/nl80211"
+	"github.com/kibitzbox/kibitzbox/internal/settings"
 	"github.com/kibitzbox/kibitzbox/internal/status"
 )
 
@@ -71,8 +72,15 @@ type Config struct {
 	// AirBudgetKbps overrides the air budget the status publishes for the
 	// band and channel width (internal/air); 0 keeps the default.
 	AirBudgetKbps int
-	Version       string
-	Logger        *slog.Logger
+	// LANInterface is the Ethernet interface towards the venue's network
+	// ("eth0"). In Ethernet mode (Guests.Source ethernet or both) the
+	// guest services answer on it too; "" means DefaultLANInterface.
+	LANInterface string
+	// Guests is where guests come from; the settings file's guests
+	// section sets it (Source "" is Wi-Fi only).
+	Guests  settings.Guests
+	Version string
+	Logger  *slog.Logger
 }
 
 // EAPOL transports for the WPA2 authenticator (see ap.ChooseWPA2Mode).
@@ -96,9 +104,11 @@ const (
 	DefaultMaxStations = 32
 	DefaultWiFiWait    = 30 * time.Second
 	DefaultInactivity  = 5 * time.Minute
-	rescanInterval     = 30 * time.Second
-	pollInterval       = 500 * time.Millisecond
-	regSettleTime      = 500 * time.Millisecond
+	// DefaultLANInterface is the box's Ethernet (the Pi's on-board port).
+	DefaultLANInterface = "eth0"
+	rescanInterval      = 30 * time.Second
+	pollInterval        = 500 * time.Millisecond
+	regSettleTime       = 500 * time.Millisecond
 )
 
 // DefaultAddress is the box's address on the AP.
@@ -168,6 +178,17 @@ func (c *Config) setDefaults() error {
 	if c.ModuleRoot == "" {
 		c.ModuleRoot = "/lib/modules"
 	}
+	if c.LANInterface == "" {
+		c.LANInterface = DefaultLANInterface
+	}
+	if len(c.LANInterface) >= 16 {
+		return fmt.Errorf("LAN interface %q: name too long", c.LANInterface)
+	}
+	switch c.Guests.Source {
+	case "", settings.SourceWiFi, settings.SourceEthernet, settings.SourceBoth:
+	default:
+		return fmt.Errorf("guest source %q: want wifi, ethernet or both", c.Guests.Source)
+	}
 	return nil
 }
 
@@ -201,6 +222,9 @@ type service struct {
 	dhcp         *dhcpd.Server
 	dns          *dnsd.Server
 	guard        *guestguard.Guard
+	// ownWiFiQR is the QR of the box's own network; the status shows the
+	// venue's instead when guests come over Ethernet only.
+	ownWiFiQR string
 }
 
 // Run runs the hotspot until ctx ends.
@@ -353,7 +377,7 @@ func (s *service) run(ctx context.Context) error {
 	if !cfg.NoGuestGuard {
 		// Fail closed: without the guard a guest could spoof others and
 		// the venue LAN would reach the guest services.
-		guard, err := guestguard.Install(guestguard.Config{Interface: ifc.Name})
+		guard, err := guestguard.Install(guestguard.Config{Interface: ifc.Name, GuestIfaces: guestIfaces(cfg)})
 		if err != nil {
 			return fmt.Errorf("guest packet filter not installed, so the AP stays off: %w", err)
 		}
@@ -367,8 +391,16 @@ func (s *service) run(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		s.guard = guard
+		now := s.cfg
 		s.mu.Unlock()
-		s.log.Info("guest packet filter installed", "iface", ifc.Name, "guest_ports", guestguard.DefaultPorts)
+		// A reload between reading cfg and here found no guard to update.
+		if want := guestIfaces(now); !slices.Equal(want, guard.GuestIfaces()) {
+			if err := guard.SetGuestIfaces(want); err != nil {
+				return fmt.Errorf("guest packet filter not updated for the guest source, so the AP stays off: %w", err)
+			}
+		}
+		s.log.Info("guest packet filter installed", "iface", ifc.Name, "guest_ports", guestguard.DefaultPorts,
+			"guest_source", cfg.Guests.Source, "also_on", guestIfaces(cfg))
 	}
 	if cfg.GuardAdmin {
 		s.guardAdmin(ifc.Name)
@@ -457,6 +489,8 @@ func (s *service) authenticator(cfg Config, ifc nl80211.Interface, wiphy *nl8021
 	}
 	s.doc.WiFiQR = status.WiFiQR(security, id.SSID, id.Passphrase, cfg.Hidden)
 	s.doc.Hidden, s.doc.APIsolation = cfg.Hidden, cfg.APIsolate
+	s.ownWiFiQR = s.doc.WiFiQR
+	s.setGuestsLocked(s.cfg) // the settings now: a reload may have come since cfg
 	s.mu.Unlock()
 	return auth, nil
 }

@@ -47,6 +47,14 @@ type Config struct {
 	TLSCert      string
 	TLSKey       string
 	TURNClients  string
+	// LANInterface is the Ethernet interface towards the venue's network
+	// ("eth0" on the box). In Ethernet mode (the settings file's guests
+	// source ethernet or both) its IPv4 address is advertised first, so
+	// the links and the call QR carry it; "" turns that off.
+	LANInterface string
+	// LANWait bounds how long Run waits for LANInterface to get an IPv4
+	// address in Ethernet mode (the DHCP client may still be at work).
+	LANWait time.Duration
 	// Admin serves the operator page (/admin) and its API.
 	Admin bool
 	// HotspotStatusAddr is the hotspot's loopback status and control
@@ -80,6 +88,8 @@ func DefaultConfig() Config {
 		HTTPSAddr:    ":8443",
 		HTTPAddr:     ":8080",
 		Admin:        true,
+		LANInterface: "eth0",
+		LANWait:      20 * time.Second,
 		Version:      "dev",
 	}
 }
@@ -102,6 +112,10 @@ func Run(ctx context.Context, cfg Config) error {
 	advertise, err := advertiseAddrs(cfg.Advertise, log)
 	if err != nil {
 		return &daemon.ConfigError{Err: err}
+	}
+	guests := *settings.Load(settings.Path(cfg.StateDir), log).Over(hubDefaults(cfg)).Guests
+	if ethernetMode(guests) {
+		advertise = withLANAddr(ctx, advertise, cfg.LANInterface, cfg.LANWait, log)
 	}
 	var clientNets []netip.Prefix
 	if cfg.TURNPort >= 0 {
@@ -350,6 +364,60 @@ func advertiseAddrs(flagValue string, log *slog.Logger) ([]netip.Addr, error) {
 		out = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	}
 	return out, nil
+}
+
+// ethernetMode reports whether guests come over the venue's LAN.
+func ethernetMode(g settings.Guests) bool {
+	return g.Source == settings.SourceEthernet || g.Source == settings.SourceBoth
+}
+
+// withLANAddr puts ifname's IPv4 address first in advertise (so the app
+// URL, the call QR and the TURN relay use it; Wi-Fi guests reach it
+// through the box as well), waiting up to wait for one to appear. Without
+// one the hub runs with advertise as it was and says so.
+func withLANAddr(ctx context.Context, advertise []netip.Addr, ifname string, wait time.Duration, log *slog.Logger) []netip.Addr {
+	if ifname == "" {
+		return advertise
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if a, ok := ifaceIPv4(ifname); ok {
+			out := []netip.Addr{a}
+			for _, b := range advertise {
+				if b != a {
+					out = append(out, b)
+				}
+			}
+			log.Info("Ethernet mode: advertising the LAN address", "iface", ifname, "addr", a)
+			return out
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			log.Warn("Ethernet mode, but the LAN interface has no IPv4 address; the links carry only the Wi-Fi address", "iface", ifname)
+			return advertise
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// ifaceIPv4 is the first IPv4 address of the named interface.
+func ifaceIPv4(name string) (netip.Addr, bool) {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	for _, ia := range addrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+			return p.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // virtualInterface reports interfaces of containers, VMs and VPNs, whose

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/kibitzbox/kibitzbox/internal/settings"
 )
 
 func TestAdvertiseAndTURNClientFlags(t *testing.T) {
@@ -72,4 +74,39 @@ func machineIPv4() (private, other bool) {
 		}
 	}
 	return private, other
+}
+
+// In Ethernet mode the LAN interface's address goes first (the app URL
+// and the call QR use the first); without one, or without an interface
+// name, the advertised addresses stay as they were.
+func TestWithLANAddr(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	ap := []netip.Addr{netip.MustParseAddr("10.42.0.1")}
+	if got := withLANAddr(t.Context(), ap, "", 0, log); !slices.Equal(got, ap) {
+		t.Errorf("no LAN interface: %v", got)
+	}
+	if got := withLANAddr(t.Context(), ap, "kbz-missing0", 0, log); !slices.Equal(got, ap) {
+		t.Errorf("a missing LAN interface: %v", got)
+	}
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		a, ok := ifaceIPv4(ifc.Name)
+		if !ok {
+			continue
+		}
+		got := withLANAddr(t.Context(), append(ap, a), ifc.Name, 0, log)
+		if len(got) != 2 || got[0] != a || got[1] != ap[0] {
+			t.Errorf("LAN interface %s (%v): advertise %v, want it first and once", ifc.Name, a, got)
+		}
+		return
+	}
+	t.Log("no interface with a non-loopback IPv4 address here; only the fallbacks were checked")
+}
+
+func TestEthernetMode(t *testing.T) {
+	for src, want := range map[string]bool{"": false, settings.SourceWiFi: false, settings.SourceEthernet: true, settings.SourceBoth: true} {
+		if got := ethernetMode(settings.Guests{Source: src}); got != want {
+			t.Errorf("ethernetMode(%q) = %v", src, got)
+		}
+	}
 }

@@ -63,7 +63,26 @@ func (in Input) shortAddress() string {
 }
 
 func (in Input) wpa2() bool {
+	if in.Hotspot != nil && in.Hotspot.Venue != nil {
+		return in.Hotspot.Venue.Passphrase != ""
+	}
 	return in.Hotspot != nil && in.Hotspot.Security == "wpa2" && in.Hotspot.Passphrase != ""
+}
+
+// wifiName and wifiPassphrase are the network the Wi-Fi QR joins: the
+// venue's in Ethernet mode, else the box's.
+func (in Input) wifiName() string {
+	if v := in.Hotspot.Venue; v != nil {
+		return v.SSID
+	}
+	return in.Hotspot.SSID
+}
+
+func (in Input) wifiPassphrase() string {
+	if v := in.Hotspot.Venue; v != nil {
+		return v.Passphrase
+	}
+	return in.Hotspot.Passphrase
 }
 
 // wifiTrouble says why there is no Wi-Fi QR, or "" when there is one.

@@ -75,9 +75,9 @@ func renderSmall(size image.Point, in Input, opt Options) (*Frame, error) {
 	var pages []page
 	if p := in.wifiPayload(); p != "" {
 		var lines []string
-		lines = append(lines, in.Hotspot.SSID)
+		lines = append(lines, in.wifiName())
 		if in.wpa2() {
-			lines = append(lines, "pw "+in.Hotspot.Passphrase)
+			lines = append(lines, "pw "+in.wifiPassphrase())
 		} else {
 			lines = append(lines, "no password")
 		}
@@ -369,10 +369,10 @@ func drawColumn(img *image.Gray, ws wideStyle, r image.Rectangle, in Input) {
 		add(true, wrapN(t, 2)...)
 	} else {
 		add(true, "Wi-Fi")
-		add(false, wrapN(in.Hotspot.SSID, 3)...)
+		add(false, wrapN(in.wifiName(), 3)...)
 		if in.wpa2() {
 			add(true, "Password")
-			add(false, wrapN(in.Hotspot.Passphrase, 3)...)
+			add(false, wrapN(in.wifiPassphrase(), 3)...)
 		} else {
 			add(false, wrapN("open, no password", 2)...)
 		}

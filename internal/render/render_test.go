@@ -399,3 +399,40 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// In Ethernet mode the hotspot publishes the venue's Wi-Fi (which the box
+// does not run): the Wi-Fi QR and the name and passphrase beside it are the
+// venue's, and the call QR is the hub's app URL on the LAN address.
+func TestEthernetModeShowsVenueWiFi(t *testing.T) {
+	venueQR := status.WiFiQR(status.SecurityWPA2, "Cafe Venue", "espresso-42", false)
+	in := Sample()
+	in.Hotspot.WiFiQR = venueQR
+	in.Hotspot.GuestSource = "ethernet"
+	in.Hotspot.Venue = &status.Venue{SSID: "Cafe Venue", Passphrase: "espresso-42"}
+	in.Hub.AppURL = "https://192.168.77.1/#lobby"
+	if got := in.wifiPayload(); got != venueQR {
+		t.Errorf("wifiPayload = %q, want the venue's %q", got, venueQR)
+	}
+	if in.wifiName() != "Cafe Venue" || in.wifiPassphrase() != "espresso-42" || !in.wpa2() {
+		t.Errorf("beside the QR: %q %q wpa2=%v, want the venue's", in.wifiName(), in.wifiPassphrase(), in.wpa2())
+	}
+	if in.shortAddress() != "192.168.77.1" {
+		t.Errorf("short address %q, want the LAN address", in.shortAddress())
+	}
+	f, err := Render(sizes[2], in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payloads []string
+	for _, q := range f.QRs {
+		payloads = append(payloads, q.Payload)
+	}
+	if len(payloads) != 2 || payloads[0] != venueQR && payloads[1] != venueQR || !strings.Contains(strings.Join(payloads, " "), "https://192.168.77.1/") {
+		t.Errorf("HDMI codes %q, want the venue Wi-Fi and the LAN app URL", payloads)
+	}
+	// An open venue network: no password line.
+	in.Hotspot.Venue.Passphrase = ""
+	if in.wpa2() {
+		t.Error("an open venue network shows a password")
+	}
+}

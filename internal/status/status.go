@@ -119,6 +119,12 @@ const (
 	StateError    = "error"
 )
 
+// Venue is the venue's Wi-Fi in Ethernet mode (the box does not run it).
+type Venue struct {
+	SSID       string `json:"ssid"`
+	Passphrase string `json:"passphrase,omitempty"`
+}
+
 // Hotspot is the document cmd/hotspot serves at /status.
 type Hotspot struct {
 	Version string `json:"version"`
@@ -146,8 +152,16 @@ type Hotspot struct {
 	Hidden bool `json:"hidden,omitempty"`
 	// APIsolation is set when guests cannot reach each other over the AP.
 	APIsolation bool `json:"ap_isolation"`
-	// WiFiQR is the WIFI: payload for the join QR code (see WiFiQR).
-	WiFiQR      string `json:"wifi_qr"`
+	// WiFiQR is the WIFI: payload for the join QR code (see WiFiQR): the
+	// box's network, or the venue's (Venue) in Ethernet mode.
+	WiFiQR string `json:"wifi_qr"`
+	// GuestSource is where guests come from: "wifi" (the default),
+	// "ethernet" or "both" (settings.Guests.Source).
+	GuestSource string `json:"guest_source,omitempty"`
+	// Venue is the venue's own Wi-Fi, which WiFiQR joins, when guests
+	// come over Ethernet only and the operator gave one; the screen shows
+	// its name and passphrase instead of the box's.
+	Venue       *Venue `json:"venue,omitempty"`
 	MaxStations int    `json:"max_stations"`
 	// AdminGuard reports whether guests are kept off gokrazy's admin UI.
 	AdminGuard bool `json:"admin_guard"`

@@ -1,7 +1,7 @@
 // The operator page: unlock with the code on the box's screen, then change
-// the Wi-Fi and the calls, and see who is here. Every change goes
-// through /api/admin/ (internal/admin); the session is an HttpOnly cookie
-// this script never sees.
+// the Wi-Fi, where guests come from and the calls, and see who is here.
+// Every change goes through /api/admin/ (internal/admin); the session is an
+// HttpOnly cookie this script never sees.
 
 /**
  * @typedef {{ssid: string, passphrase: string, security: string, hidden: boolean,
@@ -108,7 +108,7 @@ function setValue(id, value) {
 
 /** @param {State} st */
 function render(st) {
-  const { wifi, calls } = st.settings;
+  const { wifi, calls, guests } = st.settings;
   if (!dirty.has('wifi-form')) {
     setValue('wifi-ssid', wifi.ssid);
     setValue('wifi-security', wifi.security || 'wpa2');
@@ -120,6 +120,11 @@ function render(st) {
     ch.value = String(wifi.channel || channels[0]);
     el('wifi-hidden', HTMLInputElement).checked = wifi.hidden;
     el('wifi-isolate', HTMLInputElement).checked = wifi.ap_isolation;
+  }
+  if (!dirty.has('guests-form')) {
+    setValue('guests-source', (guests && guests.source) || 'wifi');
+    setValue('guests-venue-ssid', (guests && guests.venue_ssid) || '');
+    setValue('guests-venue-pass', (guests && guests.venue_passphrase) || '');
   }
   if (!dirty.has('calls-form')) {
     setValue('calls-room', calls.default_room);
@@ -307,6 +312,18 @@ function wire() {
     channel: Number(el('wifi-channel', HTMLSelectElement).value),
     ap_isolation: el('wifi-isolate', HTMLInputElement).checked,
   }, 'Wi-Fi saved: it restarts now, and the screen shows the new QR.'));
+  onForm('guests-form', () => {
+    /** @type {Guests} */
+    const guests = {
+      source: el('guests-source', HTMLSelectElement).value,
+      venue_ssid: el('guests-venue-ssid', HTMLInputElement).value.trim(),
+      venue_passphrase: el('guests-venue-pass', HTMLInputElement).value,
+    };
+    const done = guests.source === 'wifi'
+      ? 'Saved: guests join over the box\'s Wi-Fi only. Restart the hub for the call QR to follow.'
+      : 'Saved: the venue\'s network reaches the box now. Restart the hub for the call QR to carry the Ethernet address.';
+    return change('guests', guests, done);
+  });
   onForm('calls-form', () => change('calls', {
     default_room: el('calls-room', HTMLInputElement).value.trim(),
     room_cap: Number(el('calls-cap', HTMLInputElement).value),
