@@ -40,9 +40,12 @@ type shaper struct {
 type guestShape struct {
 	addr netip.Addr
 
-	mu       sync.Mutex
-	pacer    air.Pacer
-	meter    air.Meter
+	mu    sync.Mutex
+	pacer air.Pacer
+	// offered measures what the guest sends (its demand); relayed what
+	// the pacer lets through (what the air carries, for /status).
+	offered  air.Meter
+	relayed  air.Meter
 	lastSeen int64
 	// held counts deferred and dropped datagrams at the last rebalance, to
 	// tell whether the guest was held back since.
@@ -95,9 +98,13 @@ func (s *shaper) send(from netip.Addr, via *guardConn, num uint16, p []byte, to 
 	g := s.guest(from)
 	now := s.now()
 	g.mu.Lock()
-	g.meter.Add(now, len(p))
+	g.offered.Add(now, len(p))
 	g.lastSeen = now
 	delay, ok := g.pacer.Offer(now, len(p))
+	if ok {
+		// Counted when admitted; a held datagram goes out within 60 ms.
+		g.relayed.Add(now, len(p))
+	}
 	g.mu.Unlock()
 	switch {
 	case !ok:
@@ -155,7 +162,7 @@ func (s *shaper) rebalance() {
 	for i, g := range guests {
 		g.mu.Lock()
 		held := g.pacer.Deferred + g.pacer.Dropped
-		demands[i] = air.Demand{Guest: g.addr.String(), RateBps: g.meter.Bps(now), Limited: held > g.held}
+		demands[i] = air.Demand{Guest: g.addr.String(), RateBps: g.offered.Bps(now), Limited: held > g.held}
 		g.held = held
 		g.mu.Unlock()
 	}
@@ -197,7 +204,7 @@ func (s *shaper) stats() AirStats {
 	s.mu.Lock()
 	for _, g := range s.guests {
 		g.mu.Lock()
-		r := GuestRate{Addr: g.addr, Bps: g.meter.Bps(now), ShareBps: g.share, Dropped: g.pacer.Dropped}
+		r := GuestRate{Addr: g.addr, Bps: g.relayed.Bps(now), ShareBps: g.share, Dropped: g.pacer.Dropped}
 		g.mu.Unlock()
 		st.TotalBps += r.Bps
 		st.Guests = append(st.Guests, r)
