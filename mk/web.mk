@@ -7,9 +7,9 @@
 
 APT_PACKAGES += chromium firefox-esr
 DEPS_TARGETS += web-deps
-BENCH_TARGETS += web-size
+BENCH_TARGETS += web-size bench-air
 
-.PHONY: web-deps web-typecheck jstest web-size web-screenshot
+.PHONY: web-deps web-typecheck jstest web-size web-screenshot bench-air
 
 # npm ci installs exactly what web/package-lock.json pins (only typescript),
 # again only when the lock file changed; --prefer-offline takes it from the
@@ -41,3 +41,14 @@ web-size:
 # phone path docs/phone-*.png and the operator page docs/operator-*.png.
 web-screenshot:
 	KIBITZBOX_WRITE_SCREENSHOT=1 $(GO) test -count=1 -p 1 -run 'TestBrowserCall$$|TestBrowserPhonePath|TestBrowserOperatorPage' ./integration/web/
+
+# Calls that fit the air (docs/air.md): chromium calls of 2, 3 and 4 people
+# through the hub, without a budget and with --air-budget-kbps 3000; one
+# line each: the relayed rate (/status air), what each person sends, the
+# decoded picture size and frame rate, and freezes. About 4 minutes.
+bench-air:
+	@tmp=$$(mktemp); trap 'rm -f $$tmp $$tmp.log' EXIT; \
+	AIR_BENCH=$$tmp $(GO) test -count=1 -p 1 -timeout 20m -run 'TestBrowserAirBudget' ./integration/web/ >$$tmp.log 2>&1; rc=$$?; \
+	echo "== bench-air: calls through the hub's TURN relay ($$(nproc) cores, fake 640x480 noise camera)"; \
+	sed 's/^AIR //' $$tmp; \
+	if [ $$rc -ne 0 ]; then tail -40 $$tmp.log; fi; exit $$rc

@@ -85,8 +85,9 @@ func advertiseIP(t *testing.T) string {
 	return "127.0.0.1"
 }
 
-// startHub runs cmd/hub on free ports with a fresh state directory.
-func startHub(t *testing.T, roomCap int) *hubProcess {
+// startHub runs cmd/hub on free ports with a fresh state directory;
+// extra flags follow the test's own.
+func startHub(t *testing.T, roomCap int, extra ...string) *hubProcess {
 	t.Helper()
 	dir := t.TempDir()
 	ip := advertiseIP(t)
@@ -113,6 +114,7 @@ func startHub(t *testing.T, roomCap int) *hubProcess {
 		// Debug logs say when and why each session closed.
 		"--log-level", "debug",
 	}
+	h.args = append(h.args, extra...)
 	h.start()
 	t.Cleanup(func() {
 		h.stop()
