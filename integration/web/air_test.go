@@ -135,6 +135,12 @@ func TestBrowserAirBudget(t *testing.T) {
 		// 600 kb/s: two people with video need 2·150 + 2·40 = 380 kb/s and
 		// fit; a third with video would need 3·2·150 + 3·2·40 = 1140.
 		hub := startHub(t, 8, "--air-budget-kbps", "600")
+		t.Cleanup(func() {
+			if t.Failed() {
+				b, _ := json.Marshal(hub.status(t).Air)
+				t.Logf("/status air: %s", b)
+			}
+		})
 		b := newChromium(t, fakeMedia...)
 		ada := b.open(t, "Ada", hub.url)
 		ada.join()
@@ -323,7 +329,8 @@ type linkStats struct {
 	AudioSec   float64 `json:"audioSec"`
 }
 
-// callProbe reads linkStats for every remote of a page, by remote id.
+// callProbe reads linkStats for every remote of a page, by the remote's
+// name: a page that lost its hub session comes back with a new id.
 const callProbe = `(async () => {
 	const out = {};
 	for (const m of window.__kibitz.state().roster) {
@@ -345,7 +352,7 @@ const callProbe = `(async () => {
 				}
 			});
 		}
-		out[m.id] = o;
+		out[m.name] = o;
 	}
 	return out;
 })()`
@@ -365,7 +372,6 @@ type pageSample struct {
 // page's receivers about as often.
 type airRecord struct {
 	pages      []*page
-	names      map[string]string // id → page name
 	start, end time.Time
 	air        []airSample
 	rx         map[string][]pageSample // page name → samples
@@ -374,11 +380,7 @@ type airRecord struct {
 // recordAir samples /status and the pages for d.
 func recordAir(t *testing.T, hub *hubProcess, pages []*page, d time.Duration) *airRecord {
 	t.Helper()
-	r := &airRecord{pages: pages, names: map[string]string{}, rx: map[string][]pageSample{}, start: time.Now()}
-	for _, p := range pages {
-		r.names[p.state().SelfID] = p.name
-	}
-	r.start = time.Now()
+	r := &airRecord{pages: pages, rx: map[string][]pageSample{}, start: time.Now()}
 	end := r.start.Add(d)
 	var wg sync.WaitGroup
 	var airErr error
@@ -501,7 +503,8 @@ func (r *airRecord) keepsDecoding(from, to time.Duration) []string {
 			errs = append(errs, fmt.Sprintf("%s: only %d samples between %v and %v", p.name, len(win), from, to))
 			continue
 		}
-		for id, name := range r.names {
+		for _, other := range r.pages {
+			id, name := other.name, other.name
 			if name == p.name {
 				continue
 			}
@@ -574,11 +577,13 @@ func (r *airRecord) figures() callFigures {
 		}
 		a, b := s[0], s[len(s)-1]
 		secs := (b.at - a.at).Seconds()
-		for id, name := range r.names {
-			if name == p.name {
-				continue
+		for _, other := range r.pages {
+			name := other.name
+			x, okx := a.links[name]
+			y, oky := b.links[name]
+			if name == p.name || !okx || !oky || y.Frames < x.Frames || y.VideoBytes < x.VideoBytes || y.AudioBytes < x.AudioBytes {
+				continue // no link to it at one end, or a new one
 			}
-			x, y := a.links[id], b.links[id]
 			f.sendKbps[name] += (y.VideoBytes + y.AudioBytes - x.VideoBytes - x.AudioBytes) * 8 / 1000 / secs
 			f.minW, f.minH = min(f.minW, y.Width), min(f.minH, y.Height)
 			f.maxW, f.maxH = max(f.maxW, y.Width), max(f.maxH, y.Height)
@@ -588,6 +593,9 @@ func (r *airRecord) figures() callFigures {
 			f.freezes += y.Freezes - x.Freezes
 			f.freezeSec += y.FreezeSec - x.FreezeSec
 		}
+	}
+	if len(fps) == 0 {
+		f.minW, f.minH, f.minFPS = 0, 0, 0
 	}
 	f.medFPS = median(fps)
 	f.gapsOver2s = len(slices.DeleteFunc(r.keepsDecoding(0, r.end.Sub(r.start)), func(e string) bool { return strings.Contains(e, "audio energy") }))

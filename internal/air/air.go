@@ -46,7 +46,8 @@ type Demand struct {
 
 // Shares splits budgetBps among the guests by max-min fairness: a guest
 // that wants less than an equal split gets what it wants, and what it
-// leaves is shared among the rest. A guest the relay held back is taken
+// leaves is shared among the rest; what nobody wants is split among the
+// guests that send. A guest the relay held back is taken
 // to want more than any split. Guests sending nothing get no share; a
 // guest that starts sending is measured within a second and gets one then.
 // budgetBps <= 0 means no limit: every guest gets 0 ("unlimited").
@@ -72,11 +73,25 @@ func Shares(budgetBps float64, demands []Demand) map[string]float64 {
 	}
 	slices.SortFunc(wants, func(a, b want) int { return cmp.Compare(a.bps, b.bps) })
 	left := budgetBps
+	sending := 0
 	for i, w := range wants {
 		equal := left / float64(len(wants)-i)
 		give := min(w.bps, equal)
 		out[w.guest] = give
 		left -= give
+		if w.bps > 0 {
+			sending++
+		}
+	}
+	// Budget nobody wants yet is headroom for the guests that send: a
+	// share held at 1.25 × the last second's rate would drop a key frame
+	// (many times an average frame) while the air has room for it.
+	if left > 0 && sending > 0 {
+		for _, w := range wants {
+			if w.bps > 0 {
+				out[w.guest] += left / float64(sending)
+			}
+		}
 	}
 	return out
 }

@@ -38,6 +38,16 @@ func TestSharesWithoutBudgetAreUnlimited(t *testing.T) {
 	}
 }
 
+// Budget nobody wants is headroom, not withheld: a lone video guest at
+// 1 Mb/s of a 3 Mb/s budget may burst (a key frame) up to the budget.
+func TestSharesGiveUnwantedBudgetAsHeadroom(t *testing.T) {
+	got := Shares(3_000_000, []Demand{{"video", 1e6, false}, {"voice", 40_000, false}, {"idle", 0, false}})
+	// want 1.25 M and 50 k; the 1.7 M left goes half to each sender.
+	if !near(got["video"], 2_100_000) || !near(got["voice"], 900_000) || got["idle"] != 0 {
+		t.Errorf("shares %v, want video 2.1 M, voice 0.9 M, idle 0", got)
+	}
+}
+
 // Two equal senders that both want more split the budget evenly.
 func TestSharesEqualSplit(t *testing.T) {
 	got := Shares(4_000_000, []Demand{{"a", 3e6, true}, {"b", 3e6, true}})
