@@ -187,7 +187,7 @@ class App {
     const banner = byId('banner', HTMLElement);
     if (s === 'open') {
       banner.hidden = true;
-      this.prejoin.setNotice(this.prejoin.problem ? message(this.prejoin.problem) : null);
+      this.prejoin.setNotice(this.standingNotice());
     } else if (s === 'reconnecting') {
       showMessage(banner, message('reconnecting'));
     } else if (s === 'unreachable') {
@@ -222,7 +222,7 @@ class App {
     this.hub.join(room);
     if (this.hub.status === 'open') this.room.onHubOpen();
     this.showRoom();
-    this.prejoin.setNotice(this.prejoin.problem ? message(this.prejoin.problem) : null);
+    this.prejoin.setNotice(this.standingNotice());
   }
 
   /**
@@ -262,6 +262,16 @@ class App {
   videoRoom() {
     const cams = [...this.room.members.values()].filter((m) => m.cam).length;
     return videoFits(this.config.airBudgetKbps * 1000, this.room.members.size + 1, cams + 1);
+  }
+
+  /**
+   * The join screen's standing notice: a device problem, else whether the
+   * air has room for our video (a hub reconnect must not wipe the latter).
+   */
+  standingNotice() {
+    if (this.prejoin.problem) return message(this.prejoin.problem);
+    this.videoFullShown = !this.inCall && !this.videoRoom();
+    return this.videoFullShown ? message('videofull') : null;
   }
 
   /** Sizes our outgoing video for the room and the air budget. */
