@@ -45,7 +45,7 @@ web-screenshot:
 # Calls that fit the air (docs/air.md): chromium calls of 2, 3 and 4 people
 # through the hub, without a budget and with --air-budget-kbps 3000; one
 # line each: the relayed rate (/status air), what each person sends, the
-# decoded picture size and frame rate, and freezes. About 4 minutes.
+# decoded picture size and frame rate, and freezes (docs/benchmarks.md).
 bench-air:
 	@tmp=$$(mktemp); trap 'rm -f $$tmp $$tmp.log' EXIT; \
 	rc=0; AIR_BENCH=$$tmp $(GO) test -count=1 -p 1 -timeout 20m -run 'TestBrowserAirBudget' ./integration/web/ >$$tmp.log 2>&1 || rc=$$?; \
