@@ -62,9 +62,12 @@ func TestBrowserAirBudget(t *testing.T) {
 		// frame burst, so single samples may stray inside that bound).
 		at, ok, why := settledAt(rec.air, budget, 0.15, 1.3, 20*time.Second, 10*time.Second)
 		if !ok {
-			t.Fatalf("the relayed total did not settle within 15 %% of %.0f kb/s within 20 s: %s", budget, why)
+			// Still check the decoding, over the last 10 s.
+			t.Errorf("the relayed total did not settle within 15 %% of %.0f kb/s within 20 s: %s", budget, why)
+			at = 20 * time.Second
+		} else {
+			t.Logf("settled %v after every camera was on: %s", at.Round(100*time.Millisecond), why)
 		}
-		t.Logf("settled %v after every camera was on: %s", at.Round(100*time.Millisecond), why)
 		// Over the settled 10 s every receiver decodes every remote and hears it.
 		if errs := rec.keepsDecoding(at, at+10*time.Second); len(errs) > 0 {
 			t.Errorf("in the settled window:\n%s", strings.Join(errs, "\n"))
@@ -514,7 +517,11 @@ func (r *airRecord) keepsDecoding(from, to time.Duration) []string {
 				continue
 			}
 			lastUp, frames, gap := win[0].at, first.Frames, time.Duration(0)
-			for _, s := range win[1:] {
+			// probe is the longest time between two samples: a gap is
+			// only seen to the precision of the sampling.
+			probe := time.Duration(0)
+			for i, s := range win[1:] {
+				probe = max(probe, s.at-win[i].at)
 				if f := s.links[id].Frames; f > frames {
 					gap = max(gap, s.at-lastUp)
 					lastUp, frames = s.at, f
@@ -523,8 +530,8 @@ func (r *airRecord) keepsDecoding(from, to time.Duration) []string {
 			gap = max(gap, win[len(win)-1].at-lastUp)
 			last := win[len(win)-1].links[id]
 			if last.Frames <= first.Frames || gap > maxDecodeGap {
-				errs = append(errs, fmt.Sprintf("%s from %s: frames %d→%d, longest gap between new frames %v (want ≤ %v)",
-					p.name, name, first.Frames, last.Frames, gap.Round(10*time.Millisecond), maxDecodeGap))
+				errs = append(errs, fmt.Sprintf("%s from %s: frames %d→%d, longest gap between new frames %v (want ≤ %v; samples at most %v apart; Chromium counted %d freezes, %.1f s)",
+					p.name, name, first.Frames, last.Frames, gap.Round(10*time.Millisecond), maxDecodeGap, probe.Round(10*time.Millisecond), last.Freezes-first.Freezes, last.FreezeSec-first.FreezeSec))
 			}
 			if last.Energy <= first.Energy || last.AudioSec <= first.AudioSec {
 				errs = append(errs, fmt.Sprintf("%s from %s: audio energy %.4g→%.4g over %.1f→%.1f s of samples: no sound",
