@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -48,12 +47,7 @@ func TestGuardDropsAdminPortsFromTheAP(t *testing.T) {
 			}
 		}()
 	}
-	nsFile, err := os.Open("/run/netns/" + box.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsFile.Close()
-	netns := int(nsFile.Fd())
+	netns := box.FD(t)
 
 	reach := func(from *netnstest.NS, addr string) error {
 		return from.Do(func() error {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -63,12 +62,7 @@ func TestEthernetMode(t *testing.T) {
 	}
 	t.Cleanup(func() { dnsL.Close() })
 	go serveOK(dnsL)
-	nsFile, err := os.Open("/run/netns/" + box.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsFile.Close()
-	netns := int(nsFile.Fd())
+	netns := box.FD(t)
 
 	for _, mode := range []struct {
 		source  string

@@ -57,12 +57,7 @@ func TestGuestGuard(t *testing.T) {
 		}
 		return err
 	})
-	nsFile, err := os.Open("/run/netns/" + box.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsFile.Close()
-	netns := int(nsFile.Fd())
+	netns := box.FD(t)
 
 	type check struct {
 		from      *netnstest.NS
@@ -192,12 +187,7 @@ func TestGuestGuardNoRouter(t *testing.T) {
 	t.Cleanup(func() { lanL.Close() })
 	go serveOK(lanL)
 
-	nsFile, err := os.Open("/run/netns/" + box.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsFile.Close()
-	netns := int(nsFile.Fd())
+	netns := box.FD(t)
 	check := func() guestguard.NoRouter {
 		var nr guestguard.NoRouter
 		box.Do(func() error { nr = guestguard.CheckNoRouter("/proc", netns); return nil })

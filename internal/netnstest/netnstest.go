@@ -161,6 +161,18 @@ func (ns *NS) Do(fn func() error) error {
 	return <-errc
 }
 
+// FD opens the namespace for APIs that take a namespace file descriptor
+// (nftables over netlink) and closes it when the test ends.
+func (ns *NS) FD(t testing.TB) int {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + ns.Name)
+	if err != nil {
+		t.Fatalf("netnstest: open namespace %s: %v", ns.Name, err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return int(f.Fd())
+}
+
 // Serve runs fn (typically a server's Run) on a thread inside the namespace
 // until the returned stop function is called or the test ends. stop cancels
 // fn's context and waits up to 10 s for it; an error from fn fails the test.
