@@ -53,25 +53,6 @@ func (h *hubProcess) operatorStatus() operatorStatus {
 	return st
 }
 
-// adminLayoutProblems is layoutProblems for the operator page, where a
-// checkbox's tap target is its whole label row.
-const adminLayoutProblems = `(() => {
-	const out = [];
-	const sw = document.documentElement.scrollWidth, vw = window.innerWidth;
-	if (sw > vw) out.push('horizontal scroll: page ' + sw + ' px wide on a ' + vw + ' px screen');
-	for (const e of document.querySelectorAll('button, a[href], input, select, textarea, [role=button]')) {
-		const target = e.type === 'checkbox' && e.closest('label') ? e.closest('label') : e;
-		const r = target.getBoundingClientRect();
-		if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === 'hidden') continue;
-		if (e.closest('[hidden]')) continue;
-		if (r.width < 44 || r.height < 44) {
-			const name = e.id ? '#' + e.id : e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ')[0] : '');
-			out.push('tap target ' + name + ' is ' + Math.round(r.width) + 'x' + Math.round(r.height));
-		}
-	}
-	return out;
-})()`
-
 // TestBrowserOperatorPage drives the operator page (/admin) on an
 // emulated phone against the real hub: the API refuses callers without a
 // session, the code from the box's screen unlocks the page, wrong codes
@@ -109,7 +90,7 @@ func TestBrowserOperatorPage(t *testing.T) {
 		t.Helper()
 		adm.eval(`document.querySelector(`+strconv.Quote(sel)+`).scrollIntoView({block: 'start'})`, nil)
 		var problems []string
-		adm.eval(adminLayoutProblems, &problems)
+		adm.eval(layoutProblems, &problems)
 		for _, pr := range problems {
 			t.Errorf("operator page on a phone, %s: %s", name, pr)
 		}

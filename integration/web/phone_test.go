@@ -39,12 +39,14 @@ func (e emulated) Device() device.Info { return device.Info(e) }
 // layoutProblems lists what breaks the phone rules on the current screen:
 // a page wider than the screen (horizontal scroll), and shown controls
 // smaller than 44×44 CSS px (Apple's and Android's minimum tap target).
+// A checkbox's tap target is its whole label row (the operator page).
 const layoutProblems = `(() => {
 	const out = [];
 	const sw = document.documentElement.scrollWidth, vw = window.innerWidth;
 	if (sw > vw) out.push('horizontal scroll: page ' + sw + ' px wide on a ' + vw + ' px screen');
 	for (const e of document.querySelectorAll('button, a[href], input, select, textarea, [role=button]')) {
-		const r = e.getBoundingClientRect();
+		const target = e.type === 'checkbox' && e.closest('label') ? e.closest('label') : e;
+		const r = target.getBoundingClientRect();
 		if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === 'hidden') continue;
 		if (e.closest('[hidden]')) continue;
 		if (r.width < 44 || r.height < 44) {
