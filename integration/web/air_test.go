@@ -104,6 +104,21 @@ func TestBrowserAirBudget(t *testing.T) {
 		if errs := rec.keepsDecoding(2*time.Second, rec.end.Sub(rec.start)); len(errs) > 0 {
 			t.Errorf("beside the load guest:\n%s", strings.Join(errs, "\n"))
 		}
+		// The idle screen lane's placeholder is capped: libwebrtc would
+		// otherwise hand it part of each link's estimate, taken from the
+		// camera.
+		for _, p := range pages {
+			e := sendEstimates(p)
+			t.Logf("%s: estimate %v b/s, placeholder target %v b/s", p.name, e.EstimateBps, e.PlaceholderBps)
+			if len(e.PlaceholderBps) == 0 {
+				t.Errorf("%s: no encoder target for the screen lane's placeholder", p.name)
+			}
+			for _, v := range e.PlaceholderBps {
+				if v > 30_000 {
+					t.Errorf("%s: the screen lane's placeholder may use %.0f b/s, want at most 30 kb/s", p.name, v)
+				}
+			}
+		}
 	})
 
 	t.Run("video is full: the next guest joins with audio", func(t *testing.T) {
@@ -287,6 +302,38 @@ func sentVideoPixels(p *page) int {
 		return most;
 	})()`, &n)
 	return n
+}
+
+// sendEstimate is what a page's links say about sending: per link the
+// congestion controller's estimate, the round trip, and the encoder target
+// of the screen lane, which carries the 2×2 placeholder in these calls.
+type sendEstimate struct {
+	EstimateBps    []float64 `json:"estimate"`
+	RTTSec         []float64 `json:"rtt"`
+	PlaceholderBps []float64 `json:"placeholder"`
+}
+
+func sendEstimates(p *page) sendEstimate {
+	var e sendEstimate
+	p.eval(`(async () => {
+		const o = { estimate: [], rtt: [], placeholder: [] };
+		for (const m of window.__kibitz.state().roster) {
+			const l = window.__kibitz.link(m.id);
+			if (!l) continue;
+			(await l.pc.getStats()).forEach((s) => {
+				if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) {
+					o.estimate.push(s.availableOutgoingBitrate); o.rtt.push(s.currentRoundTripTime || 0);
+				}
+			});
+			const screen = l.pc.getTransceivers().filter((tr) => tr.receiver.track.kind === 'video')[1];
+			if (!screen) continue;
+			(await screen.sender.getStats()).forEach((s) => {
+				if (s.type === 'outbound-rtp' && s.targetBitrate) o.placeholder.push(s.targetBitrate);
+			});
+		}
+		return o;
+	})()`, &e)
+	return e
 }
 
 // linkStats is what a receiving page gets from one remote: the camera
@@ -635,6 +682,18 @@ func airBench(t *testing.T, out string) {
 						settled = fmt.Sprintf("; settled after %v: %s", at.Round(100*time.Millisecond), why)
 					}
 				}
+				// What held the senders back: each link's congestion
+				// estimate and round trip (a starved machine shows long
+				// round trips on loopback).
+				var est, rtt []float64
+				for _, p := range pages {
+					e := sendEstimates(p)
+					est = append(est, e.EstimateBps...)
+					for _, r := range e.RTTSec {
+						rtt = append(rtt, r*1000)
+					}
+				}
+				settled += fmt.Sprintf("; per link: estimate median %.0f kb/s, round trip median %.0f ms", median(est)/1000, median(rtt))
 				line := fmt.Sprintf("AIR %d people, budget %-9s %s%s", n, budgetText, rec.figures(), settled)
 				t.Log(line)
 				fmt.Fprintln(f, line)

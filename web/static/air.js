@@ -28,9 +28,12 @@ export function videoFits(budgetBps, people, videoSenders) {
 /**
  * The encoder limits for one outgoing video stream in a room of people:
  * each sender's fair share of the budget, split over its people−1 streams,
- * less its voice. Smaller shares get a smaller picture and, below
- * 300 kb/s, a lower frame rate, so the picture degrades instead of
- * freezing. null: no limit.
+ * less its voice. The picture shrinks with the share so that the encoder
+ * can spend it (a 640×480 camera gets 640×480 from 450 kb/s, 427×320 from
+ * 250 kb/s, 320×240 below; like libwebrtc's own bitrate limits per
+ * resolution): a picture too small for its share leaves the budget unused,
+ * one too big for it goes blocky. Below 300 kb/s the frame rate drops to
+ * 15, so the picture degrades instead of freezing. null: no limit.
  * @param {number} budgetBps 0: no limit
  * @param {number} people
  * @returns {VideoLimits|null}
@@ -39,9 +42,8 @@ export function videoLimits(budgetBps, people) {
   if (budgetBps <= 0 || people < 2) return null;
   const others = people - 1;
   const perStream = Math.max(VIDEO_FLOOR_BPS, Math.floor(budgetBps / people / others - AUDIO_BPS));
-  let scale = 4;
-  if (perStream >= 1_200_000) scale = 1;
-  else if (perStream >= 500_000) scale = 2;
-  else if (perStream >= 250_000) scale = 3;
+  let scale = 2;
+  if (perStream >= 450_000) scale = 1;
+  else if (perStream >= 250_000) scale = 1.5;
   return { maxBitrate: perStream, scaleResolutionDownBy: scale, maxFramerate: perStream >= 300_000 ? 30 : 15 };
 }

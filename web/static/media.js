@@ -160,6 +160,14 @@ export class LocalMedia {
   }
 
   /**
+   * Whether track is one of our placeholders rather than a real source.
+   * @param {MediaStreamTrack|null} track
+   */
+  isPlaceholder(track) {
+    return !!track && (track === this.silent || track === this.blackCam?.track || track === this.blackScreen?.track);
+  }
+
+  /**
    * @param {number} lane
    */
   emitLane(lane) {

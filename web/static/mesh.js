@@ -96,6 +96,14 @@ function applyLimits(sender, limits) {
   sender.setParameters(params).catch((err) => console.warn('mesh: setParameters', err));
 }
 
+/**
+ * A 2×2 placeholder needs next to nothing, but libwebrtc gives every video
+ * sender a slice of the link's estimate up to its cap: uncapped, the idle
+ * screen lane took a third of it from the camera.
+ * @type {import('./air.js').VideoLimits}
+ */
+const PLACEHOLDER_LIMITS = { maxBitrate: 30_000, scaleResolutionDownBy: 1, maxFramerate: 5 };
+
 export class Mesh {
   /**
    * @param {{
@@ -201,7 +209,8 @@ export class Mesh {
       const s = pc.connectionState;
       if (s === 'connected') {
         link.badSince = 0;
-        applyLimits(link.senders[LANE_CAMERA], this.videoLimits);
+        this.limitLane(link, LANE_CAMERA);
+        this.limitLane(link, LANE_SCREEN);
       }
       else if (!link.badSince) link.badSince = performance.now();
       if (s === 'failed' || s === 'closed') {
@@ -349,7 +358,21 @@ export class Mesh {
   setVideoLimits(limits) {
     if (JSON.stringify(limits) === JSON.stringify(this.videoLimits)) return;
     this.videoLimits = limits;
-    for (const link of this.links.values()) applyLimits(link.senders[LANE_CAMERA], limits);
+    for (const link of this.links.values()) this.limitLane(link, LANE_CAMERA);
+  }
+
+  /**
+   * Sets the encoder limits of one video lane of a link for the track it
+   * carries now: a placeholder's, the air budget's for the camera, none
+   * for a shared screen.
+   * @param {Link} link
+   * @param {number} lane
+   */
+  limitLane(link, lane) {
+    const sender = link.senders[lane];
+    if (!sender) return;
+    if (this.opts.local.isPlaceholder(sender.track)) applyLimits(sender, PLACEHOLDER_LIMITS);
+    else applyLimits(sender, lane === LANE_CAMERA ? this.videoLimits : null);
   }
 
   /**
@@ -360,7 +383,10 @@ export class Mesh {
   swapLane(lane, track) {
     for (const link of this.links.values()) {
       const sender = link.senders[lane];
-      if (sender && sender.track !== track) sender.replaceTrack(track).catch((err) => console.warn('mesh: replaceTrack', err));
+      if (!sender || sender.track === track) continue;
+      sender.replaceTrack(track)
+        .then(() => { if (lane !== LANE_AUDIO) this.limitLane(link, lane); })
+        .catch((err) => console.warn('mesh: replaceTrack', err));
     }
   }
 

@@ -20,7 +20,8 @@ test('each stream gets a fair part of the budget, smaller pictures for smaller p
   assert.equal(two.maxBitrate, 1_460_000); // 3 M / 2 people / 1 stream − voice
   assert.equal(two.scaleResolutionDownBy, 1);
   assert.equal(four.maxBitrate, 210_000); // 3 M / 4 / 3 − voice
-  assert.equal(four.scaleResolutionDownBy, 4);
+  assert.equal(four.scaleResolutionDownBy, 2); // 320×240 from a 640×480 camera
+  assert.equal(videoLimits(3_000_000, 3)?.scaleResolutionDownBy, 1); // 460 kb/s: 640×480
   assert.equal(four.maxFramerate, 15);
   // The whole mesh fits the budget.
   assert.ok(4 * 3 * (four.maxBitrate + 40_000) <= 3_000_000);
