@@ -28,6 +28,13 @@ IMAGE_BYTES ?= 2147483648
 IMAGE ?= kibitzbox.img
 DEV ?=
 BOX ?=
+# gokrazy's web UI and its update API speak TLS with a certificate of this
+# checkout (docs/image.md), kept with the password and made by the first make
+# image. WEB_NAMES are the names and addresses it is valid for; make update
+# adds BOX. Give the box's fixed LAN address here if it has one.
+WEB_CERT_DIR = $(GOKRAZY_SECRETS)/gokrazy/web-tls
+WEB_NAMES ?= kibitzbox,kibitzbox.local
+DERIVE = $(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -name pi -version $(VERSION) -web-cert $(WEB_CERT_DIR) -web-names $(WEB_NAMES)
 # The Wi-Fi firmware and regulatory.db for /lib/firmware (config.json maps this
 # directory with ExtraFilePaths); the hotspot's mk file provides the target.
 FIRMWARE_DIR ?= bin/firmware
@@ -51,22 +58,31 @@ $(GOKRAZY_PASSWORD):
 
 image: $(GOK) gokrazy-password $(FIRMWARE_TARGET)
 	@test -d $(FIRMWARE_DIR) || { echo "image: $(FIRMWARE_DIR) is missing (make $(FIRMWARE_TARGET) should create it)"; exit 1; }
-	$(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -parent $(GOKRAZY_SECRETS)/image -name pi -version $(VERSION) >/dev/null
+	$(DERIVE) -parent $(GOKRAZY_SECRETS)/image >/dev/null
 	$(GOK_ENV) gokrazy/mkimage.sh $(GOKRAZY_SECRETS)/image pi $(if $(DEV),$(DEV),$(IMAGE)) $(IMAGE_BYTES)
+	@rm -f $(WEB_CERT_DIR)/unconfirmed
 	@echo
-	@echo "gokrazy web UI and OTA updates: http://<box>:8880/  user gokrazy  password $$(cat $(GOKRAZY_PASSWORD))"
-	@echo "(the password is kept in $(GOKRAZY_PASSWORD); make update needs the same file)"
+	@echo "gokrazy web UI and OTA updates: https://<box>:8443/  user gokrazy  password $$(cat $(GOKRAZY_PASSWORD))"
+	@echo "(the password and the UI's certificate are kept in $(GOKRAZY_SECRETS)/gokrazy; make update needs both)"
 	@$(if $(DEV),,echo "flash: sudo dd if=$(IMAGE) of=/dev/sdX bs=4M conv=fsync status=progress  (or Raspberry Pi Imager / balenaEtcher)")
 
 # Both build from a copy of gokrazy/pi in $(GOKRAZY_SECRETS) whose
 # GoBuildFlags stamp $(VERSION) (git describe) into the three programs, so
 # the box reports the version it was built from (deriveinstance -version).
 # Without BOX, gok updates the host named in config.json ("kibitzbox", which
-# works where the LAN's DNS knows the box's DHCP hostname).
+# works where the LAN's DNS knows the box's DHCP hostname). gok verifies the
+# box's certificate, which must name BOX; when it does not yet (or the box
+# predates TLS), the certificate gains the name and this one upload goes with
+# gok's --insecure (encrypted, not verified; HTTP for a box without TLS),
+# while gok's check after the reboot verifies the new certificate. Until an
+# update succeeds, every try goes that way (the marker web-tls/unconfirmed).
 update: $(GOK) $(FIRMWARE_TARGET)
 	@test -f $(GOKRAZY_PASSWORD) || { echo "update: no $(GOKRAZY_PASSWORD): the box only accepts the password it was built with"; exit 1; }
-	$(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -parent $(GOKRAZY_SECRETS)/update -name pi -version $(VERSION) $(if $(BOX),-update-host $(BOX)) >/dev/null
-	$(GOK_ENV) $(GOK) --parent_dir $(GOKRAZY_SECRETS)/update -i pi update
+	@out=$$($(DERIVE) -parent $(GOKRAZY_SECRETS)/update $(if $(BOX),-update-host $(BOX))) || exit 1; \
+	insecure=; case "$$out" in *new-web-certificate*) insecure=--insecure; \
+	  echo "update: the box does not serve this certificate yet, so this upload cannot verify it (from the next update on it does)";; esac; \
+	echo "$(GOK) --parent_dir $(GOKRAZY_SECRETS)/update -i pi update $$insecure"; \
+	$(GOK_ENV) $(GOK) --parent_dir $(GOKRAZY_SECRETS)/update -i pi update $$insecure && rm -f $(WEB_CERT_DIR)/unconfirmed
 
 # The image area (integration/image): boot, probe and update the image in
 # qemu, and mkimage.sh against a loop device. qemu-test is its old name.

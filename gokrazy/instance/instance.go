@@ -1,6 +1,7 @@
 // Package instance derives gokrazy instance directories from the committed
 // ones: the same config.json and builddir, placed elsewhere, with a few fields
-// changed (the update target, extra go build flags, a package's flags).
+// changed (the update target, the web UI's certificate, extra go build
+// flags, a package's flags), and keeps that certificate (EnsureWebCert).
 //
 // gok has no flag for the update host or for build flags, and it only reads
 // <parent_dir>/<instance>/config.json, so `make update BOX=...` and the qemu
@@ -35,6 +36,10 @@ type Overrides struct {
 	Version string
 	// CommandLineFlags replace PackageConfig[pkg].CommandLineFlags.
 	CommandLineFlags map[string][]string
+	// WebCert, when set, turns on TLS for gokrazy's web UI and updates
+	// with this certificate (Update.UseTLS "<cert>,<key>"): gok puts it
+	// into the image, and gok update trusts exactly it.
+	WebCert *WebCert
 }
 
 // Derive writes the instance srcDir (a directory with config.json and
@@ -76,12 +81,27 @@ func deriveConfig(raw []byte, srcDir string, o Overrides) ([]byte, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
+	upd, _ := cfg["Update"].(map[string]any)
+	if upd == nil {
+		upd = map[string]any{}
+	}
 	if o.UpdateHostname != "" {
-		upd, _ := cfg["Update"].(map[string]any)
-		if upd == nil {
-			upd = map[string]any{}
-		}
 		upd["Hostname"] = o.UpdateHostname
+		cfg["Update"] = upd
+	}
+	if o.WebCert != nil {
+		cert, err := filepath.Abs(o.WebCert.Cert)
+		if err != nil {
+			return nil, err
+		}
+		key, err := filepath.Abs(o.WebCert.Key)
+		if err != nil {
+			return nil, err
+		}
+		if strings.Contains(cert+key, ",") {
+			return nil, fmt.Errorf("certificate paths %q, %q: gok's UseTLS cannot hold a comma", cert, key)
+		}
+		upd["UseTLS"] = cert + "," + key
 		cfg["Update"] = upd
 	}
 	pkgCfgs, _ := cfg["PackageConfig"].(map[string]any)

@@ -38,6 +38,7 @@ func TestDeriveAppliesOverridesAndAbsolutePaths(t *testing.T) {
 		UpdateHostname:   "192.0.2.7",
 		GoBuildFlags:     map[string][]string{hub: {"-ldflags=-X main.version=v2"}},
 		CommandLineFlags: map[string][]string{hub: {"--port=1"}},
+		WebCert:          &WebCert{Cert: "/secrets/cert.pem", Key: "/secrets/key.pem"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,9 @@ func TestDeriveAppliesOverridesAndAbsolutePaths(t *testing.T) {
 	}
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("derived config %s: %v", raw, err)
+	}
+	if got.Update["UseTLS"] != "/secrets/cert.pem,/secrets/key.pem" {
+		t.Errorf("UseTLS = %q, want the certificate and key paths", got.Update["UseTLS"])
 	}
 	if got.Hostname != "box" || got.Update["Hostname"] != "192.0.2.7" || got.Update["HTTPPort"] != "8880" {
 		t.Errorf("hostnames/port wrong: %+v", got)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -30,16 +31,17 @@ import (
 )
 
 // Fixed ports of the vmtest instance (gokrazy/vmtest/config.json). The hub's
-// UDP port is in the blob, and gok update talks to Update.HTTPPort, so these
-// forwards need the same port on both sides.
+// UDP port is in the blob, and gok update talks to Update.HTTPPort and
+// HTTPSPort, so these forwards need the same port on both sides.
 const (
-	hubPkg      = "github.com/kibitzbox/kibitzbox/cmd/hub"
-	hotspotPkg  = "github.com/kibitzbox/kibitzbox/cmd/hotspot"
-	hubUDPPort  = 14711
-	turnUDPPort = 13478
-	gokrazyPort = 8880
-	vmBytes     = 1795170304 // gok vm run's default: 1.2 GiB + 512 MiB /perm
-	piBytes     = 2147483648
+	hubPkg         = "github.com/kibitzbox/kibitzbox/cmd/hub"
+	hotspotPkg     = "github.com/kibitzbox/kibitzbox/cmd/hotspot"
+	hubUDPPort     = 14711
+	turnUDPPort    = 13478
+	gokrazyPort    = 8880
+	gokrazyTLSPort = 8443
+	vmBytes        = 1795170304 // gok vm run's default: 1.2 GiB + 512 MiB /perm
+	piBytes        = 2147483648
 )
 
 // versionFlag stamps the hub's version (internal/daemon's version).
@@ -204,9 +206,38 @@ func (o gokrazyOverview) service(path string) (gokrazyService, bool) {
 	return o.Services[i], true
 }
 
-func fetchOverview(ctx context.Context, password string) (gokrazyOverview, int, error) {
+// gokrazyUI reaches gokrazy's web UI through the forwards: plain HTTP on
+// 8880 on a box built without TLS, else HTTPS on 8443 trusting exactly the
+// box's certificate, as gok update does.
+type gokrazyUI struct {
+	base   string
+	client *http.Client
+}
+
+func plainUI() gokrazyUI {
+	return gokrazyUI{base: fmt.Sprintf("http://127.0.0.1:%d", gokrazyPort), client: http.DefaultClient}
+}
+
+func tlsUI(t *testing.T, certFile string) gokrazyUI {
+	t.Helper()
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		t.Fatalf("no certificate in %s", certFile)
+	}
+	return gokrazyUI{
+		base: fmt.Sprintf("https://127.0.0.1:%d", gokrazyTLSPort),
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool}}},
+	}
+}
+
+func (ui gokrazyUI) overview(ctx context.Context, password string) (gokrazyOverview, int, error) {
 	var o gokrazyOverview
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", gokrazyPort), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ui.base+"/", nil)
 	if err != nil {
 		return o, 0, err
 	}
@@ -214,7 +245,7 @@ func fetchOverview(ctx context.Context, password string) (gokrazyOverview, int, 
 	if password != "" {
 		req.SetBasicAuth("gokrazy", password)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ui.client.Do(req)
 	if err != nil {
 		return o, 0, fmt.Errorf("gokrazy UI: %w", err)
 	}
@@ -223,6 +254,26 @@ func fetchOverview(ctx context.Context, password string) (gokrazyOverview, int, 
 		return o, resp.StatusCode, fmt.Errorf("gokrazy UI: %s", resp.Status)
 	}
 	return o, resp.StatusCode, json.NewDecoder(resp.Body).Decode(&o)
+}
+
+// checkPlainRedirects asserts that gokrazy's plain-HTTP port only sends
+// the browser to HTTPS, so no password has to cross the LAN in clear.
+func checkPlainRedirects(ctx context.Context, t *testing.T) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", gokrazyPort), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatalf("gokrazy UI on %d: %v", gokrazyPort, err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode/100 != 3 || !strings.HasPrefix(loc, fmt.Sprintf("https://127.0.0.1:%d/", gokrazyTLSPort)) {
+		t.Errorf("GET http://127.0.0.1:%d/ = %s, Location %q; want only a redirect to https on %d", gokrazyPort, resp.Status, loc, gokrazyTLSPort)
+	}
 }
 
 type vmPorts struct {
@@ -236,6 +287,7 @@ func (p vmPorts) forwards() []vm.Forward {
 		{Proto: "tcp", HostPort: p.hubStatus, GuestPort: 8079},
 		{Proto: "tcp", HostPort: p.hotspotStatus, GuestPort: 8078},
 		{Proto: "tcp", HostPort: gokrazyPort, GuestPort: gokrazyPort},
+		{Proto: "tcp", HostPort: gokrazyTLSPort, GuestPort: gokrazyTLSPort},
 		{Proto: "udp", HostPort: hubUDPPort, GuestPort: hubUDPPort},
 		{Proto: "udp", HostPort: turnUDPPort, GuestPort: turnUDPPort},
 	}
@@ -246,7 +298,7 @@ func freePorts(t *testing.T) vmPorts {
 	for _, fixed := range []struct {
 		proto string
 		port  int
-	}{{"tcp", gokrazyPort}, {"udp", hubUDPPort}, {"udp", turnUDPPort}} {
+	}{{"tcp", gokrazyPort}, {"tcp", gokrazyTLSPort}, {"udp", hubUDPPort}, {"udp", turnUDPPort}} {
 		if err := vm.PortFree(fixed.proto, fixed.port); err != nil {
 			t.Fatal(err)
 		}
@@ -311,10 +363,17 @@ func TestVMTestInstance(t *testing.T) {
 	gok, env, password := gokTool(t)
 	tmp := t.TempDir()
 	parent := filepath.Join(tmp, "instances")
+	// gokrazy's UI and updates over TLS with a certificate of ours, as
+	// make image does; the forwards make the box 127.0.0.1.
+	webCert, err := instance.EnsureWebCert(filepath.Join(tmp, "web-tls"), []string{"kibitzbox-vmtest", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := tlsUI(t, webCert.Cert)
 	derive := func(version string) {
 		t.Helper()
 		if _, err := instance.Derive(filepath.Join(root, "gokrazy", "vmtest"), parent, "vmtest",
-			instance.Overrides{GoBuildFlags: map[string][]string{hubPkg: versionFlag(version)}}); err != nil {
+			instance.Overrides{GoBuildFlags: map[string][]string{hubPkg: versionFlag(version)}, WebCert: &webCert}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -404,11 +463,12 @@ func TestVMTestInstance(t *testing.T) {
 		}
 	})
 
-	t.Run("gokrazy UI on 8880 with the generated password", func(t *testing.T) {
-		if _, code, _ := fetchOverview(ctx, ""); code != http.StatusUnauthorized {
+	t.Run("gokrazy UI over TLS with the generated password", func(t *testing.T) {
+		checkPlainRedirects(ctx, t)
+		if _, code, _ := ui.overview(ctx, ""); code != http.StatusUnauthorized {
 			t.Errorf("gokrazy UI without password: HTTP %d, want 401", code)
 		}
-		o, _, err := fetchOverview(ctx, password)
+		o, _, err := ui.overview(ctx, password)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,7 +478,7 @@ func TestVMTestInstance(t *testing.T) {
 		// Running, and still the same processes a few seconds later: a
 		// program that exits at once would be restarted every second.
 		time.Sleep(3 * time.Second)
-		later, _, err := fetchOverview(ctx, password)
+		later, _, err := ui.overview(ctx, password)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,7 +551,7 @@ func TestVMTestInstance(t *testing.T) {
 	if v, err := hubVersion(ctx); err != nil || v != "imagetest-1" {
 		t.Fatalf("hub version before the update = %q, %v; want imagetest-1", v, err)
 	}
-	before, _, err := fetchOverview(ctx, password)
+	before, _, err := ui.overview(ctx, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +590,7 @@ func TestVMTestInstance(t *testing.T) {
 	if after.Room != "after-ota" || after.RoomCap != 5 {
 		t.Errorf("operator settings lost across the update: /api/join room %q cap %d, want after-ota and 5", after.Room, after.RoomCap)
 	}
-	now, _, err := fetchOverview(ctx, password)
+	now, _, err := ui.overview(ctx, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,12 +670,15 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := vm.PortFree("tcp", gokrazyPort); err != nil {
-		t.Fatal(err)
+	for _, port := range []int{gokrazyPort, gokrazyTLSPort} {
+		if err := vm.PortFree("tcp", port); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg := vm.Config{Arch: vm.ARM64, EFI: efi, Image: filepath.Join(tmp, "pi.img"), AllowReboot: true, Forwards: []vm.Forward{
 		{Proto: "tcp", HostPort: https, GuestPort: 443},
 		{Proto: "tcp", HostPort: gokrazyPort, GuestPort: gokrazyPort},
+		{Proto: "tcp", HostPort: gokrazyTLSPort, GuestPort: gokrazyTLSPort},
 	}}
 	var join joinInfo
 	_, took := bootWithRetry(t, cfg, pristine, func(ctx context.Context) (err error) {
@@ -628,7 +691,9 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	o, _, err := fetchOverview(ctx, password)
+	// This image was built from the committed config, as a box that
+	// predates TLS for gokrazy's UI: plain HTTP.
+	o, _, err := plainUI().overview(ctx, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +702,10 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 	}
 
 	// make update BOX=..., exactly as the operator runs it, against the
-	// Pi image in qemu (the forward makes the box 127.0.0.1:8880).
+	// Pi image in qemu (the forwards make the box 127.0.0.1). It makes the
+	// UI's certificate for 127.0.0.1, uploads once without verifying (the
+	// box has no TLS yet), and gok verifies the certificate after the
+	// reboot.
 	uctx, ucancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer ucancel()
 	start := time.Now()
@@ -661,12 +729,16 @@ func TestPiImageBootsInQEMUVirt(t *testing.T) {
 	if after.Blob != join.Blob {
 		t.Errorf("make update changed the Pi hub's blob (identity lost from /perm):\nbefore %s\nafter  %s", join.Blob, after.Blob)
 	}
-	now, _, err := fetchOverview(uctx, password)
+	checkPlainRedirects(uctx, t)
+	now, _, err := tlsUI(t, filepath.Join(xdg, "gokrazy", "web-tls", "cert.pem")).overview(uctx, password)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if now.BuildTimestamp == o.BuildTimestamp {
 		t.Errorf("the Pi image still runs build %s after make update", now.BuildTimestamp)
+	}
+	if _, err := os.Stat(filepath.Join(xdg, "gokrazy", "web-tls", "unconfirmed")); err == nil {
+		t.Errorf("make update succeeded but left the certificate marked unconfirmed")
 	}
 }
 
