@@ -154,6 +154,26 @@ func TestBrowserAirBudget(t *testing.T) {
 		if text := cy.text("#prejoin-notice"); !strings.Contains(text, "Video is full in this room") || !strings.Contains(text, "join with audio") {
 			t.Errorf("the join screen says %q", text)
 		}
+		// A preview that finishes after the roster arrived (a slow camera
+		// on a busy phone, or another microphone picked) keeps the notice.
+		const previewID = `document.getElementById('preview').srcObject?.id ?? ''`
+		var before, now string
+		cy.eval(previewID, &before)
+		var picked bool
+		cy.eval(`(() => { const s = document.getElementById('mic-select'); if (s.options.length < 2) return false;
+			s.selectedIndex = (s.selectedIndex + 1) % s.options.length; s.dispatchEvent(new Event('change')); return true; })()`, &picked)
+		if !picked {
+			t.Fatal("Cy's join screen offers one microphone: cannot restart the preview")
+		}
+		for deadline := time.Now().Add(10 * time.Second); now == "" || now == before; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the preview did not restart with the other microphone within 10 s (stream %q)", now)
+			}
+			cy.eval(previewID, &now)
+		}
+		if s := cy.state(); s.Notice != "videofull" {
+			t.Errorf("after the preview restarted the join screen's notice is %q, want videofull", s.Notice)
+		}
 		cy.join()
 		cy.setMic(true)
 		// The camera button refuses and says why; the camera stays off.

@@ -143,6 +143,7 @@ class App {
       onRoom: (room) => {
         location.hash = room;
       },
+      standing: () => this.standingNotice(),
     });
     this.bindControls();
     window.addEventListener('hashchange', () => this.switchRoom(roomFromHash(location.hash) || this.config.room));
@@ -266,7 +267,9 @@ class App {
 
   /**
    * The join screen's standing notice: a device problem, else whether the
-   * air has room for our video (a hub reconnect must not wipe the latter).
+   * air has room for our video (a hub reconnect or a finished preview must
+   * not wipe the latter).
+   * @returns {import('./ui/messages.js').Message|null}
    */
   standingNotice() {
     if (this.prejoin.problem) return message(this.prejoin.problem);

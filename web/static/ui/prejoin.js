@@ -32,7 +32,10 @@ export class Prejoin {
    * @param {{
    *   onJoin: (name: string, micDevice: string, camDevice: string) => void,
    *   onRoom: (room: string) => void,
-   * }} handlers
+   *   standing: () => import('./messages.js').Message|null,
+   * }} handlers standing: the app's notice for when the preview has no
+   *   problem of its own ("Video is full"), which a finished preview must
+   *   not wipe
    */
   constructor(handlers) {
     this.handlers = handlers;
@@ -187,7 +190,7 @@ export class Prejoin {
     this.video.srcObject = hasVideo ? stream : null;
     this.off.hidden = hasVideo;
     this.msg.textContent = hasVideo ? '' : 'No camera';
-    this.setNotice(hasVideo ? null : message('nodevice'));
+    this.setNotice(hasVideo ? this.handlers.standing() : message('nodevice'));
     this.startMeter(stream);
     await this.fillPickers();
   }
