@@ -34,7 +34,7 @@ BOX ?=
 # adds BOX. Give the box's fixed LAN address here if it has one.
 WEB_CERT_DIR = $(GOKRAZY_SECRETS)/gokrazy/web-tls
 WEB_NAMES ?= kibitzbox,kibitzbox.local
-DERIVE = $(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -name pi -version $(VERSION) -web-cert $(WEB_CERT_DIR) -web-names $(WEB_NAMES)
+DERIVE = $(GO) run ./gokrazy/cmd/deriveinstance -from gokrazy/pi -name pi -version $(VERSION) -web-cert $(WEB_CERT_DIR) -web-names $(WEB_NAMES) -gok-config $(GOKRAZY_SECRETS)
 # The Wi-Fi firmware and regulatory.db for /lib/firmware (config.json maps this
 # directory with ExtraFilePaths); the hotspot's mk file provides the target.
 FIRMWARE_DIR ?= bin/firmware

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kibitzbox/kibitzbox/internal/statefile"
@@ -181,4 +183,39 @@ func readPEM(path, typ string) (*pem.Block, error) {
 		return nil, fmt.Errorf("web certificate: %s holds no PEM %s", path, typ)
 	}
 	return block, nil
+}
+
+// TrustWebCert makes gok trust wc when it talks to host: gok update only
+// trusts $XDG_CONFIG_HOME/gokrazy/hosts/<host>/cert.pem (it drops UseTLS
+// when it reads the update settings), so the certificate is copied there
+// for the update host. gokConfig is gok's XDG_CONFIG_HOME.
+func TrustWebCert(gokConfig, host string, wc WebCert) error {
+	if host == "" || strings.ContainsAny(host, `/\`) || host == "." || host == ".." {
+		return fmt.Errorf("web certificate: bad update host %q", host)
+	}
+	data, err := os.ReadFile(wc.Cert)
+	if err != nil {
+		return fmt.Errorf("web certificate: %w", err)
+	}
+	return statefile.WriteFile(filepath.Join(gokConfig, "gokrazy", "hosts", host, "cert.pem"), data, 0o644)
+}
+
+// UpdateHost is the host gok update talks to for the instance in dir:
+// Update.Hostname, else Hostname.
+func UpdateHost(dir string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return "", fmt.Errorf("reading instance config: %w", err)
+	}
+	var cfg struct {
+		Hostname string
+		Update   struct{ Hostname string }
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return "", fmt.Errorf("decoding %s: %w", filepath.Join(dir, "config.json"), err)
+	}
+	if cfg.Update.Hostname != "" {
+		return cfg.Update.Hostname, nil
+	}
+	return cfg.Hostname, nil
 }

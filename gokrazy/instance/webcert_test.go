@@ -101,3 +101,38 @@ func verifyErr(wc WebCert, name string) error {
 	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: name})
 	return err
 }
+
+func TestTrustWebCertForTheUpdateHost(t *testing.T) {
+	src := t.TempDir()
+	cfg := `{"Hostname": "kibitzbox", "Update": {"HTTPPort": "8880"}}`
+	if err := os.WriteFile(filepath.Join(src, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if host, err := UpdateHost(src); err != nil || host != "kibitzbox" {
+		t.Errorf("UpdateHost without Update.Hostname = %q, %v; want the hostname", host, err)
+	}
+	cfg = `{"Hostname": "kibitzbox", "Update": {"Hostname": "192.0.2.23"}}`
+	if err := os.WriteFile(filepath.Join(src, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, err := UpdateHost(src)
+	if err != nil || host != "192.0.2.23" {
+		t.Fatalf("UpdateHost = %q, %v; want 192.0.2.23", host, err)
+	}
+	wc, err := EnsureWebCert(filepath.Join(t.TempDir(), "tls"), []string{host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdg := t.TempDir()
+	if err := TrustWebCert(xdg, host, wc); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(xdg, "gokrazy", "hosts", host, "cert.pem"))
+	want, _ := os.ReadFile(wc.Cert)
+	if err != nil || string(got) != string(want) {
+		t.Errorf("hosts/%s/cert.pem: %v; want a copy of the certificate", host, err)
+	}
+	if err := TrustWebCert(xdg, "../x", wc); err == nil {
+		t.Error("an update host with a path separator was accepted")
+	}
+}

@@ -360,13 +360,16 @@ func tail(s string, n int) string {
 func TestVMTestInstance(t *testing.T) {
 	testenv.RequireProgram(t, "qemu-system-x86_64", "mkfs.ext4", "cp")
 	root := repoRoot(t)
-	gok, env, password := gokTool(t)
+	gok, env, password, xdg := gokToolXDG(t)
 	tmp := t.TempDir()
 	parent := filepath.Join(tmp, "instances")
 	// gokrazy's UI and updates over TLS with a certificate of ours, as
 	// make image does; the forwards make the box 127.0.0.1.
 	webCert, err := instance.EnsureWebCert(filepath.Join(tmp, "web-tls"), []string{"kibitzbox-vmtest", "127.0.0.1"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := instance.TrustWebCert(xdg, "127.0.0.1", webCert); err != nil {
 		t.Fatal(err)
 	}
 	ui := tlsUI(t, webCert.Cert)

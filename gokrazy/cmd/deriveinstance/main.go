@@ -23,7 +23,7 @@ import (
 
 type config struct {
 	from, parent, name, updateHost, version string
-	webCertDir, webNames                    string
+	webCertDir, webNames, gokConfig         string
 }
 
 func main() {
@@ -35,6 +35,7 @@ func main() {
 	flag.StringVar(&cfg.version, "version", "", "version stamped into this module's programs (e.g. the output of git describe)")
 	flag.StringVar(&cfg.webCertDir, "web-cert", "", "directory of the web UI's certificate (cert.pem, key.pem; made if missing): turns on TLS for gokrazy's UI and updates")
 	flag.StringVar(&cfg.webNames, "web-names", "", "comma-separated names and addresses the certificate must be valid for (the update host is added)")
+	flag.StringVar(&cfg.gokConfig, "gok-config", "", "gok's XDG_CONFIG_HOME: with -web-cert, gok update is made to trust the certificate for the update host")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "deriveinstance:", err)
@@ -70,6 +71,15 @@ func run(cfg config) error {
 	fmt.Println(dir)
 	if o.WebCert == nil {
 		return nil
+	}
+	if cfg.gokConfig != "" {
+		host, err := instance.UpdateHost(dir)
+		if err != nil {
+			return err
+		}
+		if err := instance.TrustWebCert(cfg.gokConfig, host, *o.WebCert); err != nil {
+			return err
+		}
 	}
 	marker := filepath.Join(cfg.webCertDir, "unconfirmed")
 	if o.WebCert.New {
