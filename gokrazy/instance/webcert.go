@@ -46,16 +46,21 @@ const (
 // EnsureWebCert keeps the certificate in dir (cert.pem, key.pem) valid
 // for names: it creates key and certificate the first time, and re-issues
 // the certificate with the same key when a name is missing or it has less
-// than a year left, so the box's identity stays the same. A key it cannot read is an error, never
-// replaced: it is the box's identity.
+// than a year left, so the box's identity stays the same. A key it cannot
+// read is an error, never replaced: it is the box's identity.
 func EnsureWebCert(dir string, names []string) (WebCert, error) {
 	wc := WebCert{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
 	if len(names) == 0 {
 		return wc, errors.New("web certificate: no names")
 	}
-	for _, n := range names {
+	names = slices.Clone(names)
+	for i, n := range names {
 		if n == "" {
 			return wc, fmt.Errorf("web certificate: empty name in %q", names)
+		}
+		// Addresses in the form the certificate gives them back.
+		if ip := net.ParseIP(n); ip != nil {
+			names[i] = ip.String()
 		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -55,6 +55,12 @@ func TestWebCertGrowsWithTheSameKey(t *testing.T) {
 		t.Errorf("names %q, want %q", grown.Names, want)
 	}
 	verify(t, grown, "192.0.2.23")
+	if again, err := EnsureWebCert(dir, []string{"2001:DB8::0:1", "2001:db8::1"}); err != nil || !again.New {
+		t.Fatalf("adding an IPv6 address: %+v, %v", again, err)
+	}
+	if again, err := EnsureWebCert(dir, []string{"2001:db8:0::1"}); err != nil || again.New {
+		t.Errorf("the same IPv6 address written another way made a new certificate: %+v, %v", again, err)
+	}
 	verify(t, grown, "kibitzbox")
 	if err := verifyErr(grown, "192.0.2.24"); err == nil {
 		t.Error("the certificate verifies for an address it was not issued for")
