@@ -92,16 +92,7 @@ func TestGuardDropsAdminPortsFromTheAP(t *testing.T) {
 	expect("guard", box, "192.168.77.1:8880", true) // and the uplink side
 
 	// Installing again replaces the table; an operator MAC is let through.
-	var mac net.HardwareAddr
-	if err := guest.Do(func() error {
-		ifc, err := net.InterfaceByName("sta0")
-		if err == nil {
-			mac = ifc.HardwareAddr
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	mac := guest.MAC("sta0")
 	if err := adminguard.Install(adminguard.Config{Interface: "wlan0", AllowMACs: []net.HardwareAddr{mac}, NetNS: netns}); err != nil {
 		t.Fatal(err)
 	}

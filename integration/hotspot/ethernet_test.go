@@ -44,24 +44,10 @@ func TestEthernetMode(t *testing.T) {
 	box.AddAddr("eth0", "192.168.77.1/24")
 	guest.AddAddr("sta0", "10.42.0.10/24")
 	lan.AddAddr("lan0", "192.168.77.2/24")
-	var guestMAC net.HardwareAddr
-	if err := guest.Do(func() error {
-		ifc, err := net.InterfaceByName("sta0")
-		if err == nil {
-			guestMAC = ifc.HardwareAddr
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	guestMAC := guest.MAC("sta0")
 	// A stand-in for the box's DNS port (TCP, answering "ok"): it stays
 	// closed to the venue LAN in every mode.
-	var dnsL net.Listener
-	if err := box.Do(func() (err error) { dnsL, err = net.Listen("tcp4", ":53"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dnsL.Close() })
-	go serveOK(dnsL)
+	serveOK(t, box, ":53")
 	netns := box.FD(t)
 
 	for _, mode := range []struct {

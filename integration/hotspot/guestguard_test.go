@@ -34,29 +34,10 @@ func TestGuestGuard(t *testing.T) {
 	box.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) })
 
 	// Listeners: the hub's port (a guest service) and 22 (not one).
-	for _, port := range []int{4711, 22} {
-		var l net.Listener
-		if err := box.Do(func() (err error) { l, err = net.Listen("tcp4", fmt.Sprintf(":%d", port)); return err }); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		go serveOK(l)
-	}
-	var lanL net.Listener
-	if err := lan.Do(func() (err error) { lanL, err = net.Listen("tcp4", ":9000"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lanL.Close() })
-	go serveOK(lanL)
-
-	var guestMAC net.HardwareAddr
-	guest.Do(func() error {
-		ifc, err := net.InterfaceByName("sta0")
-		if err == nil {
-			guestMAC = ifc.HardwareAddr
-		}
-		return err
-	})
+	serveOK(t, box, ":4711")
+	serveOK(t, box, ":22")
+	serveOK(t, lan, ":9000")
+	guestMAC := guest.MAC("sta0")
 	netns := box.FD(t)
 
 	type check struct {
@@ -126,15 +107,25 @@ func TestGuestGuard(t *testing.T) {
 	run("removed", []check{{guest, "10.42.0.99", "10.42.0.1:4711", true}, {lan, "", "192.168.77.1:4711", true}})
 }
 
-func serveOK(l net.Listener) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		c.Write([]byte("ok"))
-		c.Close()
+// serveOK listens on TCP addr inside ns until the test ends and answers
+// every connection with "ok" (what dialFrom expects).
+func serveOK(t *testing.T, ns *netnstest.NS, addr string) {
+	t.Helper()
+	var l net.Listener
+	if err := ns.Do(func() (err error) { l, err = net.Listen("tcp4", addr); return err }); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("ok"))
+			c.Close()
+		}
+	}()
 }
 
 // dialFrom connects from ns (from source address src, if set) and reads
@@ -180,12 +171,7 @@ func TestGuestGuardNoRouter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var lanL net.Listener
-	if err := lan.Do(func() (err error) { lanL, err = net.Listen("tcp4", ":9000"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lanL.Close() })
-	go serveOK(lanL)
+	serveOK(t, lan, ":9000")
 
 	netns := box.FD(t)
 	check := func() guestguard.NoRouter {

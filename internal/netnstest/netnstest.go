@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -115,6 +116,22 @@ func Veth(t testing.TB, a *NS, aIf string, b *NS, bIf string) {
 func (ns *NS) AddAddr(ifname, cidr string) {
 	ns.t.Helper()
 	ns.IP("addr", "add", cidr, "dev", ifname)
+}
+
+// MAC is the hardware address of ifname in the namespace.
+func (ns *NS) MAC(ifname string) net.HardwareAddr {
+	ns.t.Helper()
+	var mac net.HardwareAddr
+	if err := ns.Do(func() error {
+		ifc, err := net.InterfaceByName(ifname)
+		if err == nil {
+			mac = ifc.HardwareAddr
+		}
+		return err
+	}); err != nil {
+		ns.t.Fatalf("%s in %s: %v", ifname, ns.Name, err)
+	}
+	return mac
 }
 
 // Command returns a command that runs inside the namespace.
